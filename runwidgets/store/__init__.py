@@ -1,0 +1,5 @@
+"""Persistence. The only package that knows SQL or MLflow; imports nothing else of ours."""
+
+from .base import Cursor, Delta, RunRecord, RunStore, SeriesChunk, SeriesKey
+
+__all__ = ["Cursor", "Delta", "RunRecord", "RunStore", "SeriesChunk", "SeriesKey"]

@@ -1,0 +1,199 @@
+"""The store contract: the only thing the writer side and the reader side share.
+
+Nothing in this package imports from the rest of runwidgets. A store keeps
+experiments, runs (with tags, properties, status, heartbeat), metric points
+and files, and answers incremental reads through :class:`Cursor`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol
+
+import numpy as np
+
+# Azure ML v1 status names, so notebooks comparing strings keep working.
+NOT_STARTED = "NotStarted"
+QUEUED = "Queued"
+STARTING = "Starting"
+RUNNING = "Running"
+COMPLETED = "Completed"
+FAILED = "Failed"
+CANCELED = "Canceled"
+CANCEL_REQUESTED = "CancelRequested"
+STATUSES = (NOT_STARTED, QUEUED, STARTING, RUNNING, CANCEL_REQUESTED, COMPLETED, FAILED, CANCELED)
+TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
+LIVE = frozenset({STARTING, RUNNING, CANCEL_REQUESTED})
+
+# Metric kinds. A "table" metric is stored as one series per column.
+SCALAR, LIST, TABLE, IMAGE = "scalar", "list", "table", "image"
+KINDS = (SCALAR, LIST, TABLE, IMAGE)
+
+# A live run's writer refreshes its heartbeat this often; a reader calls a run
+# "lost" when the heartbeat is older than the timeout (both in seconds).
+HEARTBEAT_INTERVAL = 2.0
+HEARTBEAT_TIMEOUT = 30.0
+
+
+@dataclass
+class RunRecord:
+    """One run as a reader sees it. ``status`` is what was recorded; see :attr:`alive`."""
+
+    run_id: str
+    experiment: str
+    parent_id: str | None
+    name: str
+    status: str
+    created: float
+    started: float | None = None
+    ended: float | None = None
+    heartbeat: float | None = None
+    kind: str = "run"
+    tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def is_lost(self, now: float | None = None, timeout: float = HEARTBEAT_TIMEOUT) -> bool:
+        """True for a run recorded as live whose writer stopped sending heartbeats."""
+        if self.status not in LIVE:
+            return False
+        beat = self.heartbeat or self.started or self.created
+        return ((now if now is not None else time.time()) - beat) > timeout
+
+    @property
+    def display_status(self) -> str:
+        """The status a person should see: a dead writer's run shows as ``Failed``."""
+        return FAILED if self.is_lost(timeout=heartbeat_timeout()) else self.status
+
+    @property
+    def display_error(self) -> dict[str, Any] | None:
+        if self.error is None and self.is_lost(timeout=heartbeat_timeout()):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.heartbeat or self.created))
+            return {
+                "code": "Lost",
+                "message": f"The run's process stopped reporting at {when} "
+                "(killed, or its machine went away). Data logged until then is kept.",
+            }
+        return self.error
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+
+def heartbeat_timeout() -> float:
+    """Seconds without a heartbeat before a live run counts as lost ($RUNWIDGETS_HEARTBEAT_TIMEOUT)."""
+    import os
+
+    try:
+        return float(os.environ.get("RUNWIDGETS_HEARTBEAT_TIMEOUT", HEARTBEAT_TIMEOUT))
+    except ValueError:
+        return HEARTBEAT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    """Identifies one series of points: a metric, or one column of a table metric."""
+
+    run_id: str
+    name: str
+    kind: str = SCALAR
+    column: str | None = None
+
+
+@dataclass
+class SeriesChunk:
+    """Points of one series, in logging order, as arrays.
+
+    ``values`` is float64, int64 or bool when the points are all of that kind,
+    else an object array (strings, mixed); ``steps`` is float64 with NaN where
+    no step was given, or None when no point had one; ``walls`` is float64 seconds.
+    """
+
+    key: SeriesKey
+    values: np.ndarray
+    steps: np.ndarray | None
+    walls: np.ndarray
+    description: str = ""
+    first_index: int = 0  # position of this chunk's first point in the whole series
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def x(self) -> np.ndarray:
+        """The x of each point: its step, or its position in the series where no step was given."""
+        index = np.arange(self.first_index, self.first_index + len(self.values), dtype=np.float64)
+        if self.steps is None:
+            return index
+        return np.where(np.isnan(self.steps), index, self.steps)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where an incremental reader stands. Only stores interpret it.
+
+    Stores never mutate a cursor's mappings; a read that changes nothing
+    returns the very same cursor, so an idle poll copies nothing.
+    """
+
+    points: int = 0  # watermark of the points log
+    events: int = 0  # watermark of the run-change log
+    logs: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (run_id, log name) -> bytes read
+    counts: Mapping[SeriesKey, int] = field(default_factory=dict)  # points seen per series (x = index)
+    children: frozenset[str] = frozenset()  # children of the watched runs seen so far
+    extra: Mapping[str, Any] = field(default_factory=dict)  # backend-specific state
+
+
+@dataclass
+class Delta:
+    """What changed since a cursor. Empty when nothing did."""
+
+    runs: dict[str, RunRecord] = field(default_factory=dict)  # changed or new (children included)
+    series: list[SeriesChunk] = field(default_factory=list)
+    logs: dict[tuple[str, str], str] = field(default_factory=dict)  # (run_id, log name) -> new text
+
+    def __bool__(self) -> bool:
+        return bool(self.runs or self.series or self.logs)
+
+
+class RunStore(Protocol):
+    """What the SDK writes through and what the widget reads through."""
+
+    # -- experiments and runs
+    def create_experiment(self, name: str) -> None: ...
+    def list_experiments(self) -> list[str]: ...
+    def create_run(self, record: RunRecord) -> RunRecord: ...
+    def get_run(self, run_id: str) -> RunRecord: ...
+    def find_runs(
+        self,
+        experiment: str | None = None,
+        parent_id: str | None = ...,  # type: ignore[assignment]
+        tags: dict[str, str | None] | None = None,
+        properties: dict[str, str] | None = None,
+        status: str | None = None,
+    ) -> list[RunRecord]: ...
+    def update_run(self, run_id: str, **fields: Any) -> None: ...
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None: ...
+    def remove_tags(self, run_id: str, keys: Iterable[str]) -> None: ...
+    def add_properties(self, run_id: str, properties: dict[str, str]) -> None: ...
+    def heartbeat(self, run_ids: Iterable[str], when: float) -> None: ...
+
+    # -- metrics
+    def write_points(self, run_id: str, batches: list[tuple], descriptions: dict) -> None: ...
+    def read_series(self, run_id: str, name: str | None = None) -> list[SeriesChunk]: ...
+    def read_since(
+        self, run_ids: Iterable[str], cursor: Cursor | None, log_runs: Iterable[str] = ()
+    ) -> tuple[Delta, Cursor]: ...
+
+    # -- files
+    def put_file(self, run_id: str, name: str, source: Any) -> None: ...
+    def list_files(self, run_id: str) -> list[str]: ...
+    def get_file(self, run_id: str, name: str, dest: str) -> str: ...
+    def log_path(self, run_id: str, name: str) -> str: ...
+
+    def close(self) -> None: ...
+

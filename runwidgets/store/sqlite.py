@@ -1,0 +1,638 @@
+"""The embedded store: one SQLite file in WAL mode plus a folder of run files.
+
+Layout of a workspace folder::
+
+    runwidgets.db          experiments, runs, tags, properties, series, chunks, events
+    runs/<run_id>/...      the run's files: uploads, images/, logs/, outputs/
+
+Incremental reads rest on two append-only tables with rowid watermarks:
+``chunks`` (metric points, one row per flushed batch of a series) and
+``events`` (one row per change to a run: status, tags, properties, a new child). SQLite serialises writers, so rows
+become visible in rowid order and a watermark never skips a late commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import codec
+from .base import (
+    SCALAR,
+    Cursor,
+    Delta,
+    RunRecord,
+    SeriesChunk,
+    SeriesKey,
+)
+
+SCHEMA_VERSION = 1
+DB_NAME = "runwidgets.db"
+BUSY_TIMEOUT_MS = 60_000
+LOG_FIRST_READ_BYTES = 256 * 1024  # a reader joining late starts this far from a log's end
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS experiments(
+    id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS runs(
+    id INTEGER PRIMARY KEY, run_id TEXT UNIQUE NOT NULL,
+    experiment INTEGER NOT NULL REFERENCES experiments(id),
+    parent INTEGER REFERENCES runs(id), name TEXT NOT NULL, kind TEXT NOT NULL,
+    status TEXT NOT NULL, created REAL NOT NULL, started REAL, ended REAL,
+    heartbeat REAL, error TEXT, details TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent);
+CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment);
+CREATE TABLE IF NOT EXISTS tags(
+    run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY(run, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS properties(
+    run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY(run, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series(
+    id INTEGER PRIMARY KEY, run INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    col TEXT NOT NULL DEFAULT '', vtype TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '', UNIQUE(run, name, col));
+-- One row per flushed batch of one series, packed by codec.py.
+CREATE TABLE IF NOT EXISTS chunks(
+    id INTEGER PRIMARY KEY, series INTEGER NOT NULL, n INTEGER NOT NULL, vtype TEXT NOT NULL,
+    vals BLOB NOT NULL, steps BLOB, walls BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_series ON chunks(series);
+CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, run INTEGER NOT NULL);
+"""
+
+# from-version -> SQL bringing the file to from-version + 1. Applied in order
+# inside one transaction when an older file is opened.
+MIGRATIONS: dict[int, str] = {}
+
+
+class SchemaError(RuntimeError):
+    """The workspace file was written by a newer runwidgets, or is not ours."""
+
+
+class RunNotFound(KeyError):
+    def __str__(self) -> str:
+        return f"no run with id {self.args[0]!r} in this workspace"
+
+
+class SqliteStore:
+    """A run store in ``<root>/runwidgets.db`` with run files under ``<root>/runs``."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.root / DB_NAME
+        self._pid = -1
+        self._open()
+
+    # -- connections -------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(
+            self.db_path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        con.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
+    def _open(self) -> None:
+        # Connections are not shared across fork(); a child process reopens.
+        self._pid = os.getpid()
+        self._wlock = threading.RLock()
+        self._rlock = threading.RLock()
+        self._w = self._connect()
+        mode = self._w.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise SchemaError(f"{self.db_path}: could not switch SQLite to WAL mode (got {mode!r})")
+        self._init_schema()
+        self._r = self._connect()
+        self._run_ids: dict[str, int] = {}
+        self._run_names: dict[int, str] = {}
+        self._series: dict[tuple[int, str, str], int] = {}  # writer: (run, name, col) -> series id
+        self._series_meta: dict[int, tuple[SeriesKey, str]] = {}  # reader: id -> key, description
+        self._series_seen = 0
+
+    def _check_fork(self) -> None:
+        if os.getpid() != self._pid:
+            self._open()
+
+    def _init_schema(self) -> None:
+        with self._wlock:
+            w = self._w
+            w.execute("BEGIN IMMEDIATE")
+            try:
+                have = w.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+                ).fetchone()
+                version = None
+                if have:
+                    row = w.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                    version = int(row[0]) if row else None
+                elif w.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    raise SchemaError(f"{self.db_path} is an SQLite file but not a runwidgets workspace")
+                if version is None:
+                    for stmt in _SCHEMA.split(";"):
+                        if stmt.strip():
+                            w.execute(stmt)
+                    w.execute(
+                        "INSERT OR REPLACE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+                elif version > SCHEMA_VERSION:
+                    raise SchemaError(
+                        f"{self.db_path} has schema version {version}, newer than this runwidgets "
+                        f"understands ({SCHEMA_VERSION}): upgrade runwidgets to read it"
+                    )
+                else:
+                    for v in range(version, SCHEMA_VERSION):
+                        for stmt in MIGRATIONS[v].split(";"):
+                            if stmt.strip():
+                                w.execute(stmt)
+                    w.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+                w.execute("COMMIT")
+            except BaseException:
+                w.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        with self._rlock:
+            return int(self._r.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    def _write(self, fn, *args):
+        """Run ``fn(connection, *args)`` in one IMMEDIATE transaction."""
+        self._check_fork()
+        with self._wlock:
+            w = self._w
+            w.execute("BEGIN IMMEDIATE")
+            try:
+                out = fn(w, *args)
+                w.execute("COMMIT")
+                return out
+            except BaseException:
+                w.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        self._check_fork()
+        with self._rlock:
+            return self._r.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        for con in (getattr(self, "_w", None), getattr(self, "_r", None)):
+            if con is not None:
+                con.close()
+
+    # -- experiments -------------------------------------------------------
+    def create_experiment(self, name: str) -> None:
+        import time
+
+        self._write(
+            lambda w: w.execute(
+                "INSERT OR IGNORE INTO experiments(name, created) VALUES(?, ?)", (name, time.time())
+            )
+        )
+
+    def list_experiments(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT name FROM experiments ORDER BY created")]
+
+    # -- runs --------------------------------------------------------------
+    def _rowid(self, run_id: str, con: sqlite3.Connection | None = None) -> int:
+        rid = self._run_ids.get(run_id)
+        if rid is None:
+            if con is None:
+                rows = self._read("SELECT id FROM runs WHERE run_id=?", (run_id,))
+            else:
+                rows = con.execute("SELECT id FROM runs WHERE run_id=?", (run_id,)).fetchall()
+            if not rows:
+                raise RunNotFound(run_id)
+            rid = self._run_ids[run_id] = rows[0][0]
+            self._run_names[rid] = run_id
+        return rid
+
+    def create_run(self, record: RunRecord) -> RunRecord:
+        def tx(w: sqlite3.Connection) -> None:
+            w.execute(
+                "INSERT OR IGNORE INTO experiments(name, created) VALUES(?, ?)",
+                (record.experiment, record.created),
+            )
+            exp = w.execute("SELECT id FROM experiments WHERE name=?", (record.experiment,)).fetchone()[0]
+            parent = self._rowid(record.parent_id, w) if record.parent_id else None
+            cur = w.execute(
+                "INSERT INTO runs(run_id, experiment, parent, name, kind, status, created, started,"
+                " ended, heartbeat, error, details) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.run_id,
+                    exp,
+                    parent,
+                    record.name,
+                    record.kind,
+                    record.status,
+                    record.created,
+                    record.started,
+                    record.ended,
+                    record.heartbeat,
+                    json.dumps(record.error) if record.error else None,
+                    json.dumps(record.details),
+                ),
+            )
+            rid = cur.lastrowid
+            w.executemany("INSERT INTO tags VALUES(?,?,?)", [(rid, k, v) for k, v in record.tags.items()])
+            w.executemany(
+                "INSERT INTO properties VALUES(?,?,?)", [(rid, k, v) for k, v in record.properties.items()]
+            )
+            w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
+
+        self._write(tx)
+        return record
+
+    _RUN_COLS = (
+        "r.id, r.run_id, e.name, p.run_id, r.name, r.kind, r.status, r.created, r.started, r.ended,"
+        " r.heartbeat, r.error, r.details"
+    )
+    _RUN_FROM = " FROM runs r JOIN experiments e ON e.id = r.experiment LEFT JOIN runs p ON p.id = r.parent"
+
+    def _records(self, where: str, args: tuple = ()) -> list[RunRecord]:
+        rows = self._read(f"SELECT {self._RUN_COLS}{self._RUN_FROM} WHERE {where} ORDER BY r.id", args)
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        tags: dict[int, dict] = {i: {} for i in ids}
+        props: dict[int, dict] = {i: {} for i in ids}
+        marks = ",".join("?" * len(ids)) if len(ids) <= 500 else None
+        if marks:
+            tag_rows = self._read(f"SELECT run, key, value FROM tags WHERE run IN ({marks})", tuple(ids))
+            prop_rows = self._read(f"SELECT run, key, value FROM properties WHERE run IN ({marks})", tuple(ids))
+        else:  # many runs: one scan is cheaper than a huge IN list
+            tag_rows = self._read("SELECT run, key, value FROM tags")
+            prop_rows = self._read("SELECT run, key, value FROM properties")
+        for run, k, v in tag_rows:
+            if run in tags:
+                tags[run][k] = v
+        for run, k, v in prop_rows:
+            if run in props:
+                props[run][k] = v
+        out = []
+        for rid, run_id, exp, parent, name, kind, status, created, started, ended, hb, err, det in rows:
+            self._run_ids[run_id] = rid
+            self._run_names[rid] = run_id
+            out.append(
+                RunRecord(
+                    run_id=run_id,
+                    experiment=exp,
+                    parent_id=parent,
+                    name=name,
+                    status=status,
+                    created=created,
+                    started=started,
+                    ended=ended,
+                    heartbeat=hb,
+                    kind=kind,
+                    tags=tags[rid],
+                    properties=props[rid],
+                    error=json.loads(err) if err else None,
+                    details=json.loads(det) if det else {},
+                )
+            )
+        return out
+
+    def get_run(self, run_id: str) -> RunRecord:
+        recs = self._records("r.run_id=?", (run_id,))
+        if not recs:
+            raise RunNotFound(run_id)
+        return recs[0]
+
+    def find_runs(
+        self,
+        experiment: str | None = None,
+        parent_id: Any = ...,
+        tags: dict[str, str | None] | None = None,
+        properties: dict[str, str] | None = None,
+        status: str | None = None,
+    ) -> list[RunRecord]:
+        """Runs matching every given filter. ``parent_id=None`` means top-level runs only;
+        a tag value of None matches any value of that tag."""
+        where, args = ["1"], []
+        if experiment is not None:
+            where.append("e.name=?")
+            args.append(experiment)
+        if parent_id is None:
+            where.append("r.parent IS NULL")
+        elif parent_id is not ...:
+            where.append("p.run_id=?")
+            args.append(parent_id)
+        if status is not None:
+            where.append("r.status=?")
+            args.append(status)
+        for table, filt in (("tags", tags), ("properties", properties)):
+            for k, v in (filt or {}).items():
+                if v is None:
+                    where.append(f"EXISTS(SELECT 1 FROM {table} t WHERE t.run=r.id AND t.key=?)")
+                    args.append(k)
+                else:
+                    where.append(f"EXISTS(SELECT 1 FROM {table} t WHERE t.run=r.id AND t.key=? AND t.value=?)")
+                    args += [k, v]
+        return self._records(" AND ".join(where), tuple(args))
+
+    _UPDATABLE = frozenset({"status", "started", "ended", "heartbeat", "error", "details", "name"})
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        bad = set(fields) - self._UPDATABLE
+        if bad:
+            raise ValueError(f"cannot update run fields {sorted(bad)}")
+        if "error" in fields and fields["error"] is not None:
+            fields["error"] = json.dumps(fields["error"])
+        if "details" in fields:
+            fields["details"] = json.dumps(fields["details"])
+        sets = ", ".join(f"{k}=?" for k in fields)
+
+        def tx(w):
+            rid = self._rowid(run_id, w)
+            w.execute(f"UPDATE runs SET {sets} WHERE id=?", (*fields.values(), rid))
+            w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
+
+        self._write(tx)
+
+    def set_status_if(self, run_id: str, allowed_from: Iterable[str], **fields: Any) -> bool:
+        """Update only while the recorded status is one of ``allowed_from``; True if it was."""
+        allowed = tuple(allowed_from)
+        if "error" in fields and fields["error"] is not None:
+            fields["error"] = json.dumps(fields["error"])
+        sets = ", ".join(f"{k}=?" for k in fields)
+
+        def tx(w):
+            rid = self._rowid(run_id, w)
+            marks = ",".join("?" * len(allowed))
+            cur = w.execute(
+                f"UPDATE runs SET {sets} WHERE id=? AND status IN ({marks})", (*fields.values(), rid, *allowed)
+            )
+            if cur.rowcount:
+                w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
+            return cur.rowcount > 0
+
+        return self._write(tx)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        def tx(w):
+            rid = self._rowid(run_id, w)
+            w.executemany("INSERT OR REPLACE INTO tags VALUES(?,?,?)", [(rid, k, v) for k, v in tags.items()])
+            w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
+
+        self._write(tx)
+
+    def remove_tags(self, run_id: str, keys: Iterable[str]) -> None:
+        keys = list(keys)
+
+        def tx(w):
+            rid = self._rowid(run_id, w)
+            w.executemany("DELETE FROM tags WHERE run=? AND key=?", [(rid, k) for k in keys])
+            w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
+
+        self._write(tx)
+
+    def add_properties(self, run_id: str, properties: dict[str, str]) -> None:
+        """Append-only: adding a key again with another value raises ValueError."""
+
+        def tx(w):
+            rid = self._rowid(run_id, w)
+            for k, v in properties.items():
+                row = w.execute("SELECT value FROM properties WHERE run=? AND key=?", (rid, k)).fetchone()
+                if row is not None and row[0] != v:
+                    raise ValueError(
+                        f"property {k!r} is already {row[0]!r}; properties cannot change once set "
+                        "(use tags for values that change)"
+                    )
+            w.executemany(
+                "INSERT OR IGNORE INTO properties VALUES(?,?,?)", [(rid, k, v) for k, v in properties.items()]
+            )
+            w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
+
+        self._write(tx)
+
+    def heartbeat(self, run_ids: Iterable[str], when: float) -> None:
+        # No event row: a heartbeat alone must not make an idle poll do work.
+        def tx(w):
+            w.executemany("UPDATE runs SET heartbeat=? WHERE id=?", [(when, self._rowid(r, w)) for r in run_ids])
+
+        self._write(tx)
+
+    # -- metric points -----------------------------------------------------
+    def write_points(self, run_id: str, batches: list[tuple], descriptions: dict | None = None) -> None:
+        """Append batches of points in one transaction.
+
+        Each batch is ``(key, values, steps, walls)`` for one series: ``key`` is
+        a scalar metric's name, or ``(kind, name, column)`` for the other kinds;
+        ``steps`` holds None where no step was given. ``descriptions`` maps a
+        metric name to its description (kept from the first batch of a series).
+        """
+        if batches:
+            rows = [(key, *codec.encode(values, steps, walls), len(values)) for key, values, steps, walls in batches]
+            self._write(self._insert_chunks, run_id, rows, descriptions or {})
+
+    def _insert_chunks(self, w, run_id, rows, descriptions) -> None:
+        rid = self._rowid(run_id, w)
+        out = []
+        for key, vtype, vals, steps, walls, n in rows:
+            if type(key) is str:
+                kind, name, col = SCALAR, key, ""
+            else:
+                kind, name, col = key
+                col = col or ""
+            skey = (rid, name, col)
+            sid = self._series.get(skey)
+            if sid is None:
+                w.execute(
+                    "INSERT OR IGNORE INTO series(run, name, kind, col, description) VALUES(?,?,?,?,?)",
+                    (rid, name, kind, col, descriptions.get(name, "")),
+                )
+                sid = self._series[skey] = w.execute(
+                    "SELECT id FROM series WHERE run=? AND name=? AND col=?", skey
+                ).fetchone()[0]
+            out.append((sid, n, vtype, vals, steps, walls))
+        w.executemany("INSERT INTO chunks(series, n, vtype, vals, steps, walls) VALUES(?,?,?,?,?,?)", out)
+
+    def _load_series_meta(self) -> None:
+        rows = self._read(
+            "SELECT s.id, r.run_id, s.name, s.kind, s.col, s.description FROM series s"
+            " JOIN runs r ON r.id = s.run WHERE s.id > ? ORDER BY s.id",
+            (self._series_seen,),
+        )
+        for sid, run_id, name, kind, col, desc in rows:
+            self._series_meta[sid] = (SeriesKey(run_id, name, kind, col or None), desc)
+            self._series_seen = sid
+
+    def _chunks(self, rows, first_index: dict | None = None) -> list[SeriesChunk]:
+        """Decode (series, n, vtype, vals, steps, walls) rows into one SeriesChunk per series."""
+        parts: dict[int, list] = {}
+        for row in rows:
+            parts.setdefault(row[0], []).append(row)
+        out = []
+        for sid, rs in parts.items():
+            if sid not in self._series_meta:
+                self._load_series_meta()
+            key, desc = self._series_meta[sid]
+            lengths = [r[1] for r in rs]
+            out.append(
+                SeriesChunk(
+                    key,
+                    codec.concat([codec.decode_values(r[2], r[3]) for r in rs]),
+                    codec.concat_steps([codec.decode_floats(r[4], r[1]) for r in rs], lengths),
+                    np.concatenate([codec.decode_floats(r[5], r[1]) for r in rs]),
+                    desc,
+                    (first_index or {}).get(key, 0),
+                )
+            )
+        return out
+
+    def read_series(self, run_id: str, name: str | None = None) -> list[SeriesChunk]:
+        """Every point of a run's series (or of one metric), oldest first."""
+        rid = self._rowid(run_id)
+        where, args = "s.run=?", (rid,)
+        if name is not None:
+            where, args = "s.run=? AND s.name=?", (rid, name)
+        self._load_series_meta()
+        rows = self._read(
+            "SELECT c.series, c.n, c.vtype, c.vals, c.steps, c.walls FROM series s"
+            f" JOIN chunks c ON c.series = s.id WHERE {where} ORDER BY s.id, c.id",
+            args,
+        )
+        return self._chunks(rows)
+
+    # -- incremental reads -------------------------------------------------
+    def read_since(
+        self, run_ids: Iterable[str], cursor: Cursor | None = None, log_runs: Iterable[str] = ()
+    ) -> tuple[Delta, Cursor]:
+        """What changed for ``run_ids`` (and their direct children) since ``cursor``.
+
+        The first read (no cursor) returns the runs, their children and every
+        point. Later reads cost two index look-ups when nothing changed,
+        however long the history. Logs are read for ``log_runs`` only.
+        """
+        cursor = cursor or Cursor()
+        watched = set(run_ids)
+        delta = Delta()
+        changes: dict[str, Any] = {}
+        top_point = self._read("SELECT max(id) FROM chunks")[0][0] or 0
+        top_event = self._read("SELECT max(id) FROM events")[0][0] or 0
+        children = cursor.children
+
+        if top_event > cursor.events:
+            if cursor.events == 0:
+                recs = [self.get_run(r) for r in watched]
+                recs += [c for r in watched for c in self.find_runs(parent_id=r)]
+            else:
+                ids = [r[0] for r in self._read("SELECT DISTINCT run FROM events WHERE id > ?", (cursor.events,))]
+                recs = []
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i : i + 500]
+                    recs += self._records(f"r.id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+            new_children = set()
+            for rec in recs:
+                if rec.run_id in watched or rec.parent_id in watched or rec.run_id in children:
+                    delta.runs[rec.run_id] = rec
+                    if rec.parent_id in watched and rec.run_id not in children:
+                        new_children.add(rec.run_id)
+            if new_children:
+                children = changes["children"] = children | new_children
+            changes["events"] = top_event
+
+        if top_point > cursor.points:
+            self._load_series_meta()
+            wanted = watched | children
+            meta = self._series_meta
+            rows = self._read(
+                "SELECT series, n, vtype, vals, steps, walls FROM chunks WHERE id > ? AND id <= ? ORDER BY id",
+                (cursor.points, top_point),
+            )
+            if any(r[0] not in meta for r in rows):
+                self._load_series_meta()
+            chunks = self._chunks([r for r in rows if meta[r[0]][0].run_id in wanted], cursor.counts)
+            if chunks:
+                counts = dict(cursor.counts)
+                for ch in chunks:
+                    counts[ch.key] = ch.first_index + len(ch.values)
+                delta.series += chunks
+                changes["counts"] = counts
+            changes["points"] = top_point
+
+        logs = None
+        for run_id in log_runs:
+            for name, text, off in self._read_new_log_bytes(run_id, cursor.logs):
+                if logs is None:
+                    logs = changes["logs"] = dict(cursor.logs)
+                logs[(run_id, name)] = off
+                if text:
+                    delta.logs[(run_id, name)] = text
+
+        return delta, (replace(cursor, **changes) if changes else cursor)
+
+    def _read_new_log_bytes(self, run_id: str, offsets: dict) -> list[tuple[str, str, int]]:
+        folder = self.run_dir(run_id) / "logs"
+        out = []
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return out
+        for entry in entries:
+            if not entry.is_file():
+                continue
+            name = f"logs/{entry.name}"
+            off = offsets.get((run_id, name))
+            size = entry.stat().st_size
+            if off is not None and size <= off:
+                continue
+            if off is None:
+                off = max(0, size - LOG_FIRST_READ_BYTES)
+            with open(entry.path, "rb") as f:
+                f.seek(off)
+                data = f.read(size - off)
+            if off and offsets.get((run_id, name)) is None:
+                # Joined late: drop the partial first line.
+                cut = data.find(b"\n")
+                off, data = off + cut + 1, data[cut + 1 :]
+            end = data.rfind(b"\n")
+            if end < 0 and len(data) < 65536:
+                out.append((name, "", off))  # wait for the line to finish
+                continue
+            take = data if end < 0 else data[: end + 1]
+            out.append((name, take.decode("utf-8", errors="replace"), off + len(take)))
+        return sorted(out)
+
+    # -- files -------------------------------------------------------------
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+    def put_file(self, run_id: str, name: str, source: Any) -> None:
+        dest = self.run_dir(run_id) / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if hasattr(source, "read"):
+            with open(dest, "wb") as f:
+                shutil.copyfileobj(source, f)
+        else:
+            shutil.copyfile(source, dest)
+
+    def list_files(self, run_id: str) -> list[str]:
+        base = self.run_dir(run_id)
+        if not base.is_dir():
+            return []
+        return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+
+    def get_file(self, run_id: str, name: str, dest: str) -> str:
+        src = self.run_dir(run_id) / name
+        if not src.is_file():
+            raise FileNotFoundError(f"run {run_id} has no file {name!r}")
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        return str(dest)
+
+    def file_path(self, run_id: str, name: str) -> Path:
+        return self.run_dir(run_id) / name
+
+    def log_path(self, run_id: str, name: str) -> str:
+        p = self.run_dir(run_id) / "logs" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return str(p)
+

@@ -1,0 +1,179 @@
+"""Workspace: where runs are kept (a local folder, or an MLflow tracking server)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("runwidgets")
+
+DEFAULT_FOLDER = ".runwidgets"
+CONFIG_NAME = "config.json"
+DEFAULT_PORTAL_URL = "http://127.0.0.1:8866"
+
+_stores: dict[tuple, Any] = {}
+_stores_lock = threading.Lock()
+
+
+class Workspace:
+    """A place that holds experiments and their runs.
+
+    ``Workspace(path)`` opens (or creates) a local workspace folder.
+    ``Workspace.from_config()`` finds one the way Azure ML found ``config.json``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        tracking_uri: str | None = None,
+        portal_url: str | None = None,
+    ) -> None:
+        self.path = Path(path if path is not None else DEFAULT_FOLDER).expanduser().resolve()
+        self.path.mkdir(parents=True, exist_ok=True)
+        cfg = self._read_config()
+        self.tracking_uri = tracking_uri or cfg.get("tracking_uri")
+        self._portal_url = portal_url or cfg.get("portal_url")
+        self.name = cfg.get("name") or self.path.parent.name or "workspace"
+
+    def _read_config(self) -> dict:
+        f = self.path / CONFIG_NAME
+        if not f.is_file():
+            return {}
+        try:
+            data = json.loads(f.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{f} is not valid JSON ({e}); fix or delete it") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{f} must hold a JSON object")
+        return data
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike | None = None) -> Workspace:
+        """Find the workspace for this directory.
+
+        With ``path``: a workspace folder, or a JSON config file whose
+        ``"workspace"`` names one. Without: the nearest ``.runwidgets`` folder
+        from the working directory up, else ``$RUNWIDGETS_WORKSPACE``, else a new
+        ``./.runwidgets``. One log line says which.
+        """
+        if path is not None:
+            p = Path(path).expanduser()
+            if p.is_file():
+                cfg = json.loads(p.read_text())
+                target = Path(cfg.get("workspace", p.parent)).expanduser()
+                if not target.is_absolute():
+                    target = p.parent / target
+                ws = cls(target, tracking_uri=cfg.get("tracking_uri"), portal_url=cfg.get("portal_url"))
+                how = f"config file {p}"
+            elif p.is_dir() or not p.exists():
+                ws, how = cls(p), "the given path"
+            else:
+                raise ValueError(f"{p} is neither a workspace folder nor a config file")
+        else:
+            found = next(
+                (d / DEFAULT_FOLDER for d in (Path.cwd(), *Path.cwd().parents) if (d / DEFAULT_FOLDER).is_dir()),
+                None,
+            )
+            if found is not None:
+                ws, how = cls(found), "the nearest .runwidgets folder"
+            elif os.environ.get("RUNWIDGETS_WORKSPACE"):
+                ws, how = cls(os.environ["RUNWIDGETS_WORKSPACE"]), "$RUNWIDGETS_WORKSPACE"
+            else:
+                ws, how = cls(DEFAULT_FOLDER), "a new local folder"
+        log.info("runwidgets: workspace %s (from %s)", ws.location, how)
+        return ws
+
+    def write_config(self, **settings: Any) -> Path:
+        """Save settings (``portal_url``, ``tracking_uri``, ``name``) into the workspace's config.json."""
+        allowed = {"portal_url", "tracking_uri", "name"}
+        bad = set(settings) - allowed
+        if bad:
+            raise TypeError(f"unknown workspace settings {sorted(bad)}; known: {sorted(allowed)}")
+        cfg = self._read_config()
+        cfg.update({k: v for k, v in settings.items() if v is not None})
+        f = self.path / CONFIG_NAME
+        f.write_text(json.dumps(cfg, indent=2) + "\n")
+        for k, v in settings.items():
+            if k == "portal_url":
+                self._portal_url = v
+            elif k == "tracking_uri":
+                self.tracking_uri = v
+        return f
+
+    @property
+    def location(self) -> str:
+        return _redact(self.tracking_uri) if self.tracking_uri else str(self.path)
+
+    @property
+    def portal_url(self) -> str:
+        """Base URL of the dashboard: $RUNWIDGETS_PORTAL_URL, the config's ``portal_url``, or the default."""
+        return (os.environ.get("RUNWIDGETS_PORTAL_URL") or self._portal_url or DEFAULT_PORTAL_URL).rstrip("/")
+
+    @property
+    def store(self):
+        """The run store behind this workspace, shared by every object in this process."""
+        key = (str(self.path), self.tracking_uri, os.getpid())
+        with _stores_lock:
+            store = _stores.get(key)
+            if store is None:
+                if self.tracking_uri:
+                    from ..store.mlflow import MlflowStore
+
+                    store = MlflowStore(self.tracking_uri, staging=self.path)
+                else:
+                    from ..store.sqlite import SqliteStore
+
+                    store = SqliteStore(self.path)
+                _stores[key] = store
+        return store
+
+    @property
+    def experiments(self) -> dict:
+        from .experiment import Experiment
+
+        return {name: Experiment(self, name) for name in self.store.list_experiments()}
+
+    def get_mlflow_tracking_uri(self) -> str:
+        """What ``mlflow.set_tracking_uri()`` needs so plain mlflow calls land where we read."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        raise ValueError(
+            "this workspace keeps runs in its local store, not MLflow; open it with"
+            " Workspace(path, tracking_uri='http://host:5000') to use an MLflow server"
+        )
+
+    def _env(self) -> dict[str, str]:
+        """Environment variables that let another process open this workspace."""
+        env = {"RUNWIDGETS_WORKSPACE": str(self.path)}
+        if self.tracking_uri:
+            env["RUNWIDGETS_TRACKING_URI"] = self.tracking_uri
+        if self._portal_url:
+            env["RUNWIDGETS_PORTAL_URL"] = self.portal_url
+        return env
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Workspace) and (self.path, self.tracking_uri) == (other.path, other.tracking_uri)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.tracking_uri))
+
+    def __repr__(self) -> str:
+        return f"Workspace({self.location!r})"
+
+
+def _redact(uri: str) -> str:
+    """A tracking URI with any password replaced, for reprs and log lines."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    return uri
