@@ -8,8 +8,9 @@ and files, and answers incremental reads through :class:`Cursor`.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -196,4 +197,3 @@ class RunStore(Protocol):
     def log_path(self, run_id: str, name: str) -> str: ...
 
     def close(self) -> None: ...
-

@@ -9,7 +9,7 @@ for "no step" (or nothing when no point had one); wall times as float64.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

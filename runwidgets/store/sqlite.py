@@ -18,9 +18,10 @@ import os
 import shutil
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -126,9 +127,7 @@ class SqliteStore:
             w = self._w
             w.execute("BEGIN IMMEDIATE")
             try:
-                have = w.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
-                ).fetchone()
+                have = w.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
                 version = None
                 if have:
                     row = w.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -139,9 +138,7 @@ class SqliteStore:
                     for stmt in _SCHEMA.split(";"):
                         if stmt.strip():
                             w.execute(stmt)
-                    w.execute(
-                        "INSERT OR REPLACE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
-                    )
+                    w.execute("INSERT OR REPLACE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
                 elif version > SCHEMA_VERSION:
                     raise SchemaError(
                         f"{self.db_path} has schema version {version}, newer than this runwidgets "
@@ -191,9 +188,7 @@ class SqliteStore:
         import time
 
         self._write(
-            lambda w: w.execute(
-                "INSERT OR IGNORE INTO experiments(name, created) VALUES(?, ?)", (name, time.time())
-            )
+            lambda w: w.execute("INSERT OR IGNORE INTO experiments(name, created) VALUES(?, ?)", (name, time.time()))
         )
 
     def list_experiments(self) -> list[str]:
@@ -241,9 +236,7 @@ class SqliteStore:
             )
             rid = cur.lastrowid
             w.executemany("INSERT INTO tags VALUES(?,?,?)", [(rid, k, v) for k, v in record.tags.items()])
-            w.executemany(
-                "INSERT INTO properties VALUES(?,?,?)", [(rid, k, v) for k, v in record.properties.items()]
-            )
+            w.executemany("INSERT INTO properties VALUES(?,?,?)", [(rid, k, v) for k, v in record.properties.items()])
             w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
 
         self._write(tx)
@@ -635,4 +628,3 @@ class SqliteStore:
         p = self.run_dir(run_id) / "logs" / name
         p.parent.mkdir(parents=True, exist_ok=True)
         return str(p)
-

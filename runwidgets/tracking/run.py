@@ -15,11 +15,12 @@ import sys
 import time
 import traceback
 from collections import deque
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..store import base as st
@@ -429,7 +430,9 @@ class Run:
         if not root.is_dir():
             raise NotADirectoryError(f"upload_folder({name!r}, ...): no folder at {root}")
         return [
-            self.upload_file(f"{name}/{p.relative_to(root).as_posix()}", p) for p in sorted(root.rglob("*")) if p.is_file()
+            self.upload_file(f"{name}/{p.relative_to(root).as_posix()}", p)
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
         ]
 
     def get_file_names(self) -> list[str]:
@@ -518,7 +521,9 @@ class Run:
         """Stop the run: a submitted script is terminated; a local run is marked Canceled."""
         rec = self._store.get_run(self.id)
         if rec.details.get("supervised") and rec.status not in st.TERMINAL:
-            self._store.set_status_if(self.id, (st.NOT_STARTED, st.QUEUED, st.STARTING, st.RUNNING), status=st.CANCEL_REQUESTED)
+            self._store.set_status_if(
+                self.id, (st.NOT_STARTED, st.QUEUED, st.STARTING, st.RUNNING), status=st.CANCEL_REQUESTED
+            )
         else:
             self._finish(st.CANCELED)
         for child in self.get_children():

@@ -59,8 +59,7 @@ def scalar(name: str, value: Any) -> Any:
     if isinstance(value, (list, tuple, range, set, frozenset, dict)) or _is_iterator(value):
         hint = "run.log_table(name, {column: values})" if isinstance(value, dict) else "run.log_list(name, values)"
         raise TypeError(
-            f"run.log({name!r}, ...) got a {type(value).__name__}; run.log takes one value per call."
-            f" Use {hint} instead"
+            f"run.log({name!r}, ...) got a {type(value).__name__}; run.log takes one value per call. Use {hint} instead"
         )
     if value is None:
         raise TypeError(f"run.log({name!r}, None): there is no value to log; pass a number or a string")
@@ -71,9 +70,7 @@ def scalar(name: str, value: Any) -> Any:
             return scalar(name, value.item())
         except (TypeError, ValueError, RuntimeError):
             pass
-    raise TypeError(
-        f"run.log({name!r}, ...) cannot log a {type(value).__name__}; log a number, a bool or a str"
-    )
+    raise TypeError(f"run.log({name!r}, ...) cannot log a {type(value).__name__}; log a number, a bool or a str")
 
 
 def string(name: str, value: str) -> str:

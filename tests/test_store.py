@@ -1,0 +1,215 @@
+"""The SQLite store: incremental reads, schema versioning, heartbeats."""
+
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from runwidgets import Experiment, Workspace
+from runwidgets.store import sqlite as sq
+from runwidgets.store.base import FAILED, RUNNING, RunRecord, SeriesKey
+
+
+class CountingStore(sq.SqliteStore):
+    """Counts statements and rows read, to bound the cost of a poll without timing it."""
+
+    def _read(self, sql, args=()):
+        rows = super()._read(sql, args)
+        self.queries = getattr(self, "queries", 0) + 1
+        self.rows = getattr(self, "rows", 0) + len(rows)
+        return rows
+
+
+def test_wal_and_busy_timeout(ws):
+    store = ws.store
+    assert store._w.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._r.execute("PRAGMA busy_timeout").fetchone()[0] == sq.BUSY_TIMEOUT_MS
+
+
+def test_read_since_returns_only_new(run, ws):
+    store = CountingStore(ws.path)
+    delta, cur = store.read_since([run.id], None)
+    assert run.id in delta.runs and not delta.series
+    for i in range(100):
+        run.log("x", float(i))
+    run.flush()
+    delta, cur = store.read_since([run.id], cur)
+    (ch,) = delta.series
+    assert ch.key == SeriesKey(run.id, "x") and len(ch) == 100 and ch.first_index == 0
+    for i in range(5):
+        run.log("x", float(i))
+    run.flush()
+    delta, cur = store.read_since([run.id], cur)
+    (ch,) = delta.series
+    assert len(ch) == 5 and ch.first_index == 100
+    assert np.array_equal(ch.x(), np.arange(100, 105))
+    delta, cur2 = store.read_since([run.id], cur)
+    assert not delta and cur2 is cur  # idle: nothing, and the same cursor
+
+
+def test_idle_poll_cost_does_not_grow_with_history(exp, ws):
+    big = exp.start_logging()
+    small = exp.start_logging()
+    for i in range(200_000):
+        big.log("x", float(i))
+    big.flush()
+    small.log("x", 1.0)
+    small.flush()
+    costs = []
+    for r in (big, small):
+        store = CountingStore(ws.path)
+        _, cur = store.read_since([r.id], None)
+        store.queries = store.rows = 0
+        for _ in range(10):
+            _, cur = store.read_since([r.id], cur)
+        costs.append((store.queries, store.rows))
+    assert costs[0] == costs[1] == (20, 20)  # two one-row look-ups per idle poll, however long the run
+
+
+def test_children_status_and_tags_arrive_incrementally(run, ws):
+    store = sq.SqliteStore(ws.path)
+    _, cur = store.read_since([run.id], None)
+    child = run.child_run("kid")
+    delta, cur = store.read_since([run.id], cur)
+    assert set(delta.runs) == {child.id}
+    child.log("m", 1.0)
+    child.flush()
+    child.tag("t", "1")
+    delta, cur = store.read_since([run.id], cur)
+    assert delta.runs[child.id].tags == {"t": "1"}
+    assert [c.key.run_id for c in delta.series] == [child.id]
+    run.complete()
+    delta, cur = store.read_since([run.id], cur)
+    assert delta.runs[run.id].status == "Completed"
+
+
+def test_unrelated_runs_are_filtered_out(exp, ws):
+    a, b = exp.start_logging(), exp.start_logging()
+    store = sq.SqliteStore(ws.path)
+    _, cur = store.read_since([a.id], None)
+    b.log("x", 1.0)
+    b.tag("k", "v")
+    b.flush()
+    delta, cur = store.read_since([a.id], cur)
+    assert not delta
+
+
+def test_logs_read_past_offset(run, ws):
+    store = sq.SqliteStore(ws.path)
+    path = store.log_path(run.id, "driver_log.txt")
+    with open(path, "a") as f:
+        f.write("line 1\nline 2\npartial")
+    delta, cur = store.read_since([run.id], None, log_runs=[run.id])
+    assert delta.logs[(run.id, "logs/driver_log.txt")] == "line 1\nline 2\n"
+    with open(path, "a") as f:
+        f.write(" end\n")
+    delta, cur = store.read_since([run.id], cur, log_runs=[run.id])
+    assert delta.logs[(run.id, "logs/driver_log.txt")] == "partial end\n"
+    delta, cur = store.read_since([run.id], cur, log_runs=[run.id])
+    assert not delta.logs
+
+
+def test_late_reader_of_a_big_log_starts_near_the_end(run, ws):
+    store = sq.SqliteStore(ws.path)
+    with open(store.log_path(run.id, "big.txt"), "w") as f:
+        for i in range(100_000):
+            f.write(f"line {i}\n")
+    delta, _ = store.read_since([run.id], None, log_runs=[run.id])
+    text = delta.logs[(run.id, "logs/big.txt")]
+    assert text.endswith("line 99999\n") and text.startswith("line ") and len(text) <= sq.LOG_FIRST_READ_BYTES
+
+
+def test_schema_version_and_newer_file_refused(tmp_path):
+    ws = Workspace(tmp_path / "w")
+    assert ws.store.schema_version() == sq.SCHEMA_VERSION
+    con = sqlite3.connect(ws.path / sq.DB_NAME)
+    con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(sq.SchemaError, match="upgrade runwidgets"):
+        sq.SqliteStore(ws.path)
+
+
+def test_migration_path_applies_steps_in_order(tmp_path, monkeypatch):
+    root = tmp_path / "m"
+    sq.SqliteStore(root).close()
+    monkeypatch.setattr(sq, "SCHEMA_VERSION", sq.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(sq.MIGRATIONS, sq.SCHEMA_VERSION - 1, "ALTER TABLE runs ADD COLUMN note TEXT")
+    store = sq.SqliteStore(root)
+    assert store.schema_version() == sq.SCHEMA_VERSION
+    cols = [r[1] for r in store._r.execute("PRAGMA table_info(runs)")]
+    assert "note" in cols
+
+
+def test_foreign_sqlite_file_refused(tmp_path):
+    root = tmp_path / "f"
+    root.mkdir()
+    con = sqlite3.connect(root / sq.DB_NAME)
+    con.execute("CREATE TABLE other(x)")
+    con.commit()
+    con.close()
+    with pytest.raises(sq.SchemaError, match="not a runwidgets workspace"):
+        sq.SqliteStore(root)
+
+
+def test_heartbeat_tells_lost_from_live(exp, monkeypatch):
+    run = exp.start_logging()
+    store = exp.workspace.store
+    rec = store.get_run(run.id)
+    assert not rec.is_lost() and rec.display_status == RUNNING
+    store.update_run(run.id, heartbeat=time.time() - 3600)
+    rec = store.get_run(run.id)
+    assert rec.is_lost() and rec.display_status == FAILED
+    assert rec.display_error["code"] == "Lost"
+    store.heartbeat([run.id], time.time())
+    assert store.get_run(run.id).display_status == RUNNING
+
+
+def test_heartbeat_alone_keeps_a_poll_idle(run, ws):
+    store = sq.SqliteStore(ws.path)
+    _, cur = store.read_since([run.id], None)
+    store.heartbeat([run.id], time.time())
+    delta, cur2 = store.read_since([run.id], cur)
+    assert not delta and cur2 is cur
+
+
+def test_create_run_record_round_trip(ws):
+    store = ws.store
+    rec = RunRecord("r1", "e", None, "name", RUNNING, 1.0, tags={"a": "b"}, properties={"p": "q"}, details={"x": [1]})
+    store.create_run(rec)
+    got = store.get_run("r1")
+    assert (got.tags, got.properties, got.details, got.experiment) == ({"a": "b"}, {"p": "q"}, {"x": [1]}, "e")
+
+
+def test_large_ints_and_mixed_series(run):
+    run.log("mixed", 1)
+    run.log("mixed", 2.5)
+    run.log("mixed", "three")
+    run.log("big", 2**64)
+    m = run.get_metrics()
+    assert m["mixed"] == [1, 2.5, "three"] and m["big"] == 2**64
+
+
+def test_flush_failure_keeps_points_in_order(run, monkeypatch):
+    for i in range(10):
+        run.log("x", float(i))
+    calls = []
+
+    def broken(*a, **k):
+        calls.append(1)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(run._store, "write_points", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        run.flush()
+    monkeypatch.undo()
+    for i in range(10, 15):
+        run.log("x", float(i))
+    assert run.get_metrics()["x"] == [float(i) for i in range(15)]
+
+
+def test_experiment_created_once(ws):
+    Experiment(ws, "e")
+    Experiment(ws, "e")
+    assert ws.store.list_experiments() == ["e"]
