@@ -5,9 +5,11 @@ The Azure ML v1 run API (``Workspace``, ``Experiment``, ``Run``,
 """
 
 from ._logging import configure as _configure_logging
+from .submit import ScriptRunConfig
 from .tracking import Experiment, Run, Workspace
+from .tracking.waiting import RunFailedError
 
 _configure_logging()
 
 __version__ = "0.1.0"
-__all__ = ["Experiment", "Run", "Workspace", "__version__"]
+__all__ = ["Experiment", "Run", "RunFailedError", "ScriptRunConfig", "Workspace", "__version__"]

@@ -38,6 +38,7 @@ _COLUMNS = (itemgetter(0), itemgetter(1), itemgetter(2))  # value, step, wall of
 FLUSH_CHUNK = 250_000  # points per transaction: short transactions keep writers fair
 DRIVER_LOG = "driver_log.txt"  # stdout and stderr of a submitted script
 PYTHON_LOG = "python_log.txt"  # records from RunLogHandler
+SUPERVISOR_LOG = "supervisor_log.txt"  # what the supervisor of a submitted run did
 
 
 class Run:
@@ -568,6 +569,18 @@ class Run:
             "logFiles": {f: str(self._store.file_path(self.id, f)) for f in files if f.startswith("logs/")},
             "portalUrl": self.get_portal_url(),
         }
+
+    def wait_for_completion(
+        self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
+    ) -> dict:
+        """Block until the run ends; ``show_output`` streams its log. Returns ``get_details()``.
+
+        Raises ``RunFailedError`` for a failed run (unless ``raise_on_error=False``).
+        Ctrl-C stops waiting and leaves the run going.
+        """
+        from .waiting import wait_for_completion
+
+        return wait_for_completion(self, show_output=show_output, raise_on_error=raise_on_error)
 
     def get_details_with_logs(self) -> dict:
         details = self.get_details()

@@ -1,0 +1,190 @@
+"""`runwidgets demo | dashboard | ls | show RUN | logs RUN`: the project from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from datetime import datetime
+
+from .tracking import Experiment, Run, Workspace
+
+
+def _workspace(args) -> Workspace:
+    return Workspace(args.workspace) if args.workspace else Workspace.from_config()
+
+
+def _find_run(ws: Workspace, run_id: str) -> Run:
+    rec = ws.store.get_run(run_id)
+    return Run(Experiment(ws, rec.experiment), run_id, _record=rec)
+
+
+def _when(t: float | None) -> str:
+    return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _fmt_value(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}" if math.isfinite(v) else str(v)
+    if isinstance(v, dict):
+        return "table " + ", ".join(f"{k}[{len(c)}]" for k, c in v.items())
+    if isinstance(v, list):
+        return f"{_fmt_value(v[-1])}  (last of {len(v)})" if v else "[]"
+    return str(v)
+
+
+def _table(rows: list[list[str]], head: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def cmd_ls(args) -> int:
+    ws = _workspace(args)
+    store = ws.store
+    exps = [args.experiment] if args.experiment else store.list_experiments()
+    if not exps:
+        print(f"no experiments in {ws.location}")
+        return 0
+    for name in exps:
+        recs = store.find_runs(experiment=name, parent_id=None)
+        print(f"\nexperiment {name}: {len(recs)} run(s)")
+        rows = [
+            [r.run_id, r.name if r.name != r.run_id else "", r.display_status, _when(r.started), _duration(r.duration)]
+            for r in reversed(recs[-args.limit :])
+        ]
+        if rows:
+            print(_table(rows, ["run", "name", "status", "started", "duration"]))
+    return 0
+
+
+def cmd_show(args) -> int:
+    ws = _workspace(args)
+    run = _find_run(ws, args.run)
+    rec = ws.store.get_run(run.id)
+    print(f"run        {rec.run_id}")
+    print(f"experiment {rec.experiment}")
+    print(f"status     {rec.display_status}")
+    print(f"started    {_when(rec.started)}   duration {_duration(rec.duration)}")
+    if rec.parent_id:
+        print(f"parent     {rec.parent_id}")
+    for label, d in (("tags", rec.tags), ("properties", rec.properties)):
+        if d:
+            print(f"{label:<10} " + ", ".join(f"{k}={v}" for k, v in d.items()))
+    err = rec.display_error
+    if err:
+        print(f"error      {err.get('message', '')}")
+    metrics = run.get_metrics()
+    if metrics:
+        print("\nmetrics")
+        print(_table([[k, _fmt_value(v)] for k, v in metrics.items()], ["name", "latest"]))
+    kids = ws.store.find_runs(parent_id=run.id)
+    if kids:
+        print(f"\n{len(kids)} child run(s)")
+        print(
+            _table([[k.run_id, k.display_status, _duration(k.duration)] for k in kids], ["run", "status", "duration"])
+        )
+    print(f"\n{run.get_portal_url()}")
+    return 0
+
+
+def cmd_logs(args) -> int:
+    from .tracking.run import DRIVER_LOG
+    from .tracking.waiting import follow
+
+    ws = _workspace(args)
+    run = _find_run(ws, args.run)
+    logs = sorted(n[len("logs/") :] for n in run.get_file_names() if n.startswith("logs/"))
+    name = args.file or (DRIVER_LOG if DRIVER_LOG in logs or not logs else logs[0])
+    if not args.follow:
+        for other in [n for n in logs if n != name]:
+            print(f"(also: runwidgets logs {run.id} --file {other})", file=sys.stderr)
+    status = follow(run, sys.stdout, name, until_done=args.follow)
+    if args.follow:
+        print(f"[run {run.id} is {status}]", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """A real run logged and summarised in the terminal."""
+    ws = Workspace(args.workspace or ".runwidgets-demo")
+    exp = Experiment(ws, "demo")
+    run = exp.start_logging(display_name="terminal demo")
+    print(f"logging a demo run into {ws.location}")
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.linear_model import SGDClassifier
+        from sklearn.model_selection import train_test_split
+
+        x, y = load_digits(return_X_y=True)
+        xtr, xte, ytr, yte = train_test_split(x / 16.0, y, random_state=0)
+        clf = SGDClassifier(loss="log_loss", random_state=0)
+        for epoch in range(args.epochs):
+            clf.partial_fit(xtr, ytr, classes=list(range(10)))
+            acc = clf.score(xte, yte)
+            run.log("accuracy", acc, step=epoch)
+            run.log_row("accuracy by epoch", epoch=epoch, accuracy=acc)
+            print(f"epoch {epoch:3d}  accuracy {acc:.3f}")
+    except ImportError:
+        for epoch in range(args.epochs):
+            run.log("loss", 1.0 / (epoch + 1), step=epoch)
+            time.sleep(0.05)
+    run.complete()
+    args.run = run.id
+    args.workspace = str(ws.path)
+    print()
+    return cmd_show(args)
+
+
+def cmd_dashboard(args) -> int:
+    from .dashboard.server import serve
+
+    return serve(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="runwidgets", description="Watch machine-learning runs.")
+    ap.add_argument("--workspace", "-w", help="workspace folder (default: found like Workspace.from_config())")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("ls", help="experiments and their runs")
+    p.add_argument("experiment", nargs="?")
+    p.add_argument("--limit", type=int, default=20, help="runs per experiment (newest)")
+    p.set_defaults(fn=cmd_ls)
+    p = sub.add_parser("show", help="a run's summary and latest metric values")
+    p.add_argument("run")
+    p.set_defaults(fn=cmd_show)
+    p = sub.add_parser("logs", help="a run's log; --follow streams it until the run ends")
+    p.add_argument("run")
+    p.add_argument("--follow", "-f", action="store_true", help="stream new lines until the run ends")
+    p.add_argument("--file", help="which log file (default: the script's output, driver_log.txt)")
+    p.set_defaults(fn=cmd_logs)
+    p = sub.add_parser("demo", help="a real run, logged and shown")
+    p.add_argument("--epochs", type=int, default=20)
+    p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("dashboard", help="serve the runs' portal (Voila) on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1 only)")
+    p.add_argument("--no-browser", action="store_true")
+    p.set_defaults(fn=cmd_dashboard)
+    args = ap.parse_args(argv)
+    try:
+        return args.fn(args)
+    except KeyError as e:
+        print(f"runwidgets: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

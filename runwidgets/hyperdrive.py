@@ -1,0 +1,34 @@
+"""Hyperparameter sweeps in the shape of Azure ML's HyperDrive.
+
+from runwidgets.hyperdrive import HyperDriveConfig, GridParameterSampling, choice, PrimaryMetricGoal
+"""
+
+from .submit.sampling import (
+    GridParameterSampling,
+    RandomParameterSampling,
+    choice,
+    lognormal,
+    loguniform,
+    normal,
+    qloguniform,
+    quniform,
+    randint,
+    uniform,
+)
+from .submit.sweep import HyperDriveConfig, HyperDriveRun, PrimaryMetricGoal
+
+__all__ = [
+    "GridParameterSampling",
+    "HyperDriveConfig",
+    "HyperDriveRun",
+    "PrimaryMetricGoal",
+    "RandomParameterSampling",
+    "choice",
+    "lognormal",
+    "loguniform",
+    "normal",
+    "qloguniform",
+    "quniform",
+    "randint",
+    "uniform",
+]

@@ -1,0 +1,5 @@
+"""Submitted runs: ScriptRunConfig, the supervisor process, and sweeps."""
+
+from .config import ScriptRunConfig
+
+__all__ = ["ScriptRunConfig"]

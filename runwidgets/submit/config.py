@@ -1,0 +1,209 @@
+"""ScriptRunConfig and submitting it: the run is recorded, its folder snapshotted, and a
+supervisor process started, detached from the caller, before ``submit()`` returns."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..store.base import QUEUED
+
+if TYPE_CHECKING:
+    from ..tracking.experiment import Experiment
+    from ..tracking.run import Run
+
+IGNORE_FILES = (".amlignore", ".rwignore", ".gitignore")  # the first one present is used
+ALWAYS_IGNORED = (".git", "__pycache__", ".ipynb_checkpoints", ".runwidgets*", ".venv", "outputs", "logs")
+SNAPSHOT_LIMIT = 300 * 1024 * 1024  # Azure ML's limit, and a sign that data sits in the source folder
+
+
+class ScriptRunConfig:
+    """What to run: ``script`` (with ``arguments``) or a shell ``command``, from ``source_directory``."""
+
+    def __init__(
+        self,
+        source_directory: str | os.PathLike = ".",
+        script: str | None = None,
+        arguments: list | None = None,
+        command: str | list | None = None,
+        max_run_duration_seconds: float | None = None,
+        environment_variables: dict[str, str] | None = None,
+        python: str | None = None,
+        compute_target: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise TypeError(
+                f"ScriptRunConfig got {sorted(kwargs)}: runs are local processes here; use"
+                " environment_variables= and python= to shape them"
+            )
+        if compute_target not in (None, "local"):
+            raise ValueError(
+                f"compute_target={compute_target!r}: runwidgets runs scripts locally; pass 'local' or nothing"
+            )
+        if (script is None) == (command is None):
+            raise ValueError("ScriptRunConfig needs exactly one of script= or command=")
+        self.source_directory = Path(source_directory).expanduser().resolve()
+        if not self.source_directory.is_dir():
+            raise NotADirectoryError(f"source_directory {self.source_directory} is not a folder")
+        if script is not None and not (self.source_directory / script).is_file():
+            raise FileNotFoundError(f"no script {script!r} in {self.source_directory}")
+        if arguments is not None and not isinstance(arguments, (list, tuple)):
+            raise TypeError(f"arguments must be a list, like ['--alpha', 0.5], got {type(arguments).__name__}")
+        if max_run_duration_seconds is not None and not (
+            isinstance(max_run_duration_seconds, (int, float)) and max_run_duration_seconds > 0
+        ):
+            raise ValueError(f"max_run_duration_seconds must be a positive number, got {max_run_duration_seconds!r}")
+        env = dict(environment_variables or {})
+        for k, v in env.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(f"environment_variables must map str to str; {k!r}: {v!r} is not")
+        self.script = script
+        self.arguments = [str(a) for a in (arguments or [])]
+        self.command = command
+        self.max_run_duration_seconds = max_run_duration_seconds
+        self.environment_variables = env
+        self.python = python or sys.executable
+
+    def argv(self, extra: list[str] = ()) -> list[str]:
+        """The command line the supervisor runs, in the snapshot folder."""
+        if self.script is not None:
+            return [self.python, "-u", self.script, *self.arguments, *extra]
+        if isinstance(self.command, str):
+            return ["/bin/sh", "-c", " ".join([self.command, *map(_quote, extra)])]
+        return [str(c) for c in self.command] + list(extra)
+
+    def definition(self, extra: list[str] = ()) -> dict:
+        return {
+            "script": self.script,
+            "arguments": [*self.arguments, *extra],
+            "command": self.command,
+            "source_directory": str(self.source_directory),
+            "max_run_duration_seconds": self.max_run_duration_seconds,
+            "argv": self.argv(extra),
+            "environment_variables": sorted(self.environment_variables),  # names only: values may be secrets
+        }
+
+    def _submit(self, experiment: Experiment, tags: dict | None = None, **kwargs: Any) -> Run:
+        if kwargs:
+            raise TypeError(f"submit() got unexpected arguments {sorted(kwargs)}")
+        return submit_script(experiment, self, tags=tags)
+
+    def __repr__(self) -> str:
+        what = f"script={self.script!r}" if self.script else f"command={self.command!r}"
+        return f"ScriptRunConfig(source_directory={str(self.source_directory)!r}, {what}, arguments={self.arguments!r})"
+
+
+def _quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)
+
+
+def submit_script(
+    experiment: Experiment,
+    config: ScriptRunConfig,
+    tags: dict | None = None,
+    parent: Run | None = None,
+    extra_args: list[str] = (),
+    properties: dict | None = None,
+    name: str | None = None,
+) -> Run:
+    from ..tracking.run import Run
+
+    details = {"supervised": True, "definition": config.definition(list(extra_args))}
+    run = Run._start(experiment, name=name, parent=parent, tags=tags, kind="script", status=QUEUED, details=details)
+    if properties:
+        run.add_properties(properties)
+    snapshot(config.source_directory, snapshot_dir(experiment.workspace, run.id))
+    start_supervisor(experiment.workspace, run.id, config)
+    return run
+
+
+def snapshot_dir(workspace, run_id: str) -> Path:
+    return workspace.path / "snapshots" / run_id
+
+
+def _ignore_patterns(src: Path) -> list[str]:
+    for name in IGNORE_FILES:
+        f = src / name
+        if f.is_file():
+            return [
+                line.strip().rstrip("/")
+                for line in f.read_text().splitlines()
+                if line.strip() and not line.startswith("#")
+            ]
+    return []
+
+
+def snapshot(src: Path, dest: Path) -> None:
+    """Copy ``src`` into ``dest``, leaving out what the ignore file (and common clutter) names,
+    and any workspace folder (a folder holding a runwidgets.db), which would copy itself."""
+    patterns = [*ALWAYS_IGNORED, *_ignore_patterns(src)]
+    total = 0
+
+    def ignored(rel: str) -> bool:
+        base = rel.rsplit("/", 1)[-1]
+        return any(fnmatch.fnmatch(rel, p.lstrip("/")) or fnmatch.fnmatch(base, p) for p in patterns)
+
+    for root, dirs, files in os.walk(src):
+        rel_root = Path(root).relative_to(src).as_posix()
+        rel_root = "" if rel_root == "." else rel_root + "/"
+        dirs[:] = [d for d in dirs if not ignored(rel_root + d) and not (Path(root) / d / "runwidgets.db").exists()]
+        for f in files:
+            rel = rel_root + f
+            if ignored(rel):
+                continue
+            source = Path(root) / f
+            total += source.stat().st_size
+            if total > SNAPSHOT_LIMIT:
+                shutil.rmtree(dest, ignore_errors=True)
+                raise ValueError(
+                    f"{src} holds more than {SNAPSHOT_LIMIT // 2**20} MiB of files to snapshot; keep data"
+                    " elsewhere or list it in a .amlignore file"
+                )
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    dest.mkdir(parents=True, exist_ok=True)
+
+
+def start_supervisor(workspace, run_id: str, config: ScriptRunConfig) -> int:
+    """Start ``python -m runwidgets.submit.supervisor`` in its own session: it outlives the kernel."""
+    from ..tracking.run import SUPERVISOR_LOG
+
+    store = workspace.store
+    # The script's own variables travel in the supervisor's environment, never in the store.
+    env = {**os.environ, **config.environment_variables, **workspace._env(), "RUNWIDGETS_RUN_ID": run_id}
+    log_path = store.log_path(run_id, SUPERVISOR_LOG)
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runwidgets.submit.supervisor", str(workspace.path), run_id],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    _REAPER.watch(proc)
+    return proc.pid
+
+
+class _Reaper:
+    """Collects exited supervisors so they do not linger as zombies of a long-lived kernel."""
+
+    def __init__(self) -> None:
+        self._procs: list[subprocess.Popen] = []
+
+    def watch(self, proc: subprocess.Popen) -> None:
+        self._procs = [p for p in self._procs if p.poll() is None]
+        self._procs.append(proc)
+
+
+_REAPER = _Reaper()

@@ -1,0 +1,224 @@
+"""The supervisor of one submitted run: ``python -m runwidgets.submit.supervisor WORKSPACE RUN_ID``.
+
+It runs in its own session (so a kernel restart leaves it alone), starts the
+script in its own process group in the run's snapshot folder, tees the
+script's output into ``logs/driver_log.txt`` line by line, keeps the run's
+heartbeat, obeys cancel and ``max_run_duration_seconds``, collects
+``outputs/``, and records the final status and error from the exit code.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, HEARTBEAT_INTERVAL, LIVE, RUNNING, STARTING
+from ..tracking.run import DRIVER_LOG
+from ..tracking.workspace import Workspace
+from .config import snapshot_dir
+
+GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL on cancel
+WATCH_INTERVAL = 0.25
+_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|[A-Za-z_][\w.]*)(?::\s?(.*))?$")
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the supervisor dies, so no script outlives it unwatched."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def error_from_output(tail: list[str], exit_code: int) -> dict:
+    """The exception type, message and traceback tail of a failed Python script, from its output."""
+    start = max(
+        (i for i, line in enumerate(tail) if line.startswith("Traceback (most recent call last)")), default=None
+    )
+    if start is None:
+        last = next((line for line in reversed(tail) if line.strip()), "")
+        return {"code": "NonZeroExit", "message": f"exited with code {exit_code}" + (f": {last}" if last else "")}
+    tb = tail[start:]
+    code, message = "ScriptError", ""
+    for line in reversed(tb):
+        m = _ERROR_LINE.match(line.strip())
+        if m and not line.startswith(" "):
+            code, message = m.group(1).rsplit(".", 1)[-1], (m.group(2) or "")
+            break
+    return {
+        "code": code,
+        "message": f"{code}: {message}" if message else code,
+        "traceback": "\n".join(tb)[-8000:],
+        "exit_code": exit_code,
+    }
+
+
+class Supervisor:
+    def __init__(self, workspace: Workspace, run_id: str) -> None:
+        self.ws = workspace
+        self.store = workspace.store
+        self.run_id = run_id
+        self.rec = self.store.get_run(run_id)
+        self.definition = self.rec.details.get("definition", {})
+        self.stop_beating = threading.Event()
+        self.tail: deque[str] = deque(maxlen=400)
+
+    def say(self, msg: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} supervisor: {msg}", flush=True)
+
+    def beat(self) -> None:
+        while not self.stop_beating.wait(HEARTBEAT_INTERVAL):
+            try:
+                self.store.heartbeat([self.run_id], time.time())
+            except Exception as e:  # a busy store must not kill the run
+                self.say(f"heartbeat failed: {e}")
+
+    def run(self) -> int:
+        if not self.store.set_status_if(self.run_id, ("Queued", "NotStarted"), status=STARTING, heartbeat=time.time()):
+            self.say(f"run is {self.store.get_run(self.run_id).status}; not starting it")
+            self.store.set_status_if(self.run_id, (CANCEL_REQUESTED,), status=CANCELED, ended=time.time())
+            return 0
+        threading.Thread(target=self.beat, daemon=True).start()
+        self._update_details(supervisor_pid=os.getpid())
+        workdir = snapshot_dir(self.ws, self.run_id)
+        argv = self.definition["argv"]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "RUNWIDGETS_SUBMITTED": "1"}
+        log_path = self.store.log_path(self.run_id, DRIVER_LOG)
+        self.say(f"starting {argv} in {workdir}")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so cancel reaches its children too
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as e:
+            self.finish(FAILED, {"code": "StartFailed", "message": f"could not start {argv[0]}: {e}"})
+            return 1
+        now = time.time()
+        self.store.update_run(self.run_id, status=RUNNING, started=now)
+        self._update_details(pid=proc.pid)
+        tee = threading.Thread(target=self.tee, args=(proc, log_path), daemon=True)
+        tee.start()
+
+        verdict = self.watch(proc, now)
+        tee.join(timeout=5)
+        code = proc.returncode
+        self.say(f"script exited with code {code}")
+        self.collect_outputs(workdir)
+        if verdict is not None:
+            status, error = verdict
+        elif code == 0:
+            status, error = COMPLETED, None
+        else:
+            status, error = FAILED, error_from_output(list(self.tail), code)
+        self.finish(status, error, exit_code=code)
+        return 0
+
+    def watch(self, proc: subprocess.Popen, started: float) -> tuple[str, dict | None] | None:
+        """Wait for the script; on a cancel request or time limit, stop its process group."""
+        limit = self.definition.get("max_run_duration_seconds")
+        while proc.poll() is None:
+            time.sleep(WATCH_INTERVAL)
+            try:
+                status = self.store.get_run(self.run_id).status
+            except Exception:
+                continue
+            if status == CANCEL_REQUESTED:
+                self.say("cancel requested: stopping the script")
+                self.stop(proc)
+                return CANCELED, None
+            if limit and time.time() - started > limit:
+                self.say(f"max_run_duration_seconds={limit} reached: stopping the script")
+                self.stop(proc)
+                return CANCELED, {
+                    "code": "MaxRunDurationExceeded",
+                    "message": f"the run took longer than max_run_duration_seconds={limit} and was stopped",
+                }
+        return None
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                proc.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def tee(self, proc: subprocess.Popen, log_path: str) -> None:
+        with open(log_path, "ab", buffering=0) as log:
+            for line in iter(proc.stdout.readline, b""):
+                log.write(line)
+                self.tail.append(line.decode("utf-8", errors="replace").rstrip("\n"))
+        proc.stdout.close()
+
+    def collect_outputs(self, workdir: Path) -> None:
+        outputs = workdir / "outputs"
+        if not outputs.is_dir():
+            return
+        n = 0
+        for p in sorted(outputs.rglob("*")):
+            if p.is_file():
+                self.store.put_file(self.run_id, f"outputs/{p.relative_to(outputs).as_posix()}", str(p))
+                n += 1
+        self.say(f"collected {n} file(s) from outputs/")
+
+    def finish(self, status: str, error: dict | None, exit_code: int | None = None) -> None:
+        self.stop_beating.set()
+        fields = {"status": status, "ended": time.time()}
+        if error is not None:
+            fields["error"] = error
+        if exit_code is not None:
+            self._update_details(exit_code=exit_code)
+        if status == FAILED and error is not None:
+            # the script's own verdict (run.complete() before a crash) does not outrank its exit code
+            self.store.set_status_if(self.run_id, (*LIVE, COMPLETED), **fields)
+        elif not self.store.set_status_if(self.run_id, tuple(LIVE), **fields):
+            fields.pop("status")
+            self.store.update_run(self.run_id, **{k: v for k, v in fields.items() if k == "ended"})
+        self.say(f"run is {self.store.get_run(self.run_id).status}")
+
+    def _update_details(self, **values) -> None:
+        rec = self.store.get_run(self.run_id)
+        self.store.update_run(self.run_id, details={**rec.details, **values})
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m runwidgets.submit.supervisor WORKSPACE RUN_ID", file=sys.stderr)
+        return 2
+    ws = Workspace(argv[0], tracking_uri=os.environ.get("RUNWIDGETS_TRACKING_URI"))
+    sup = Supervisor(ws, argv[1])
+    # SIGTERM to the supervisor itself (a machine shutting down): record it; the script dies with us.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        return sup.run()
+    except BaseException as e:
+        sup.finish(FAILED, {"code": "SupervisorError", "message": f"{type(e).__name__}: {e}"})
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

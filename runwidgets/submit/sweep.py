@@ -1,0 +1,374 @@
+"""Sweeps: a parent run whose children are submitted scripts, one per parameter set.
+
+``exp.submit(HyperDriveConfig(...))`` records the parent with every parameter
+set drawn, snapshots the source once, and starts ``python -m
+runwidgets.submit.sweep WORKSPACE PARENT_ID``: a process, detached like a
+supervisor, that keeps at most ``max_concurrent_runs`` children going, keeps
+the parent's "best so far" tags current, obeys cancel, and records how the
+children ended.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from ..store.base import (
+    CANCEL_REQUESTED,
+    CANCELED,
+    COMPLETED,
+    FAILED,
+    HEARTBEAT_INTERVAL,
+    LIVE,
+    QUEUED,
+    RUNNING,
+    TERMINAL,
+)
+from ..tracking.experiment import Experiment
+from ..tracking.run import SUPERVISOR_LOG, Run
+from ..tracking.workspace import Workspace
+from .config import ScriptRunConfig, snapshot, snapshot_dir, start_supervisor
+from .sampling import ParameterSampling, as_arguments
+from .supervisor import _exit_on_signal
+
+POLL_SECONDS = 0.3
+
+
+class PrimaryMetricGoal(str, enum.Enum):
+    MAXIMIZE = "MAXIMIZE"
+    MINIMIZE = "MINIMIZE"
+
+
+class HyperDriveConfig:
+    def __init__(
+        self,
+        run_config: ScriptRunConfig,
+        hyperparameter_sampling: ParameterSampling,
+        primary_metric_name: str,
+        primary_metric_goal: PrimaryMetricGoal | str,
+        max_total_runs: int | None = None,
+        max_concurrent_runs: int | None = None,
+        max_duration_minutes: float = 10080,
+        policy: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise TypeError(f"HyperDriveConfig got unexpected arguments {sorted(kwargs)}")
+        if not isinstance(run_config, ScriptRunConfig):
+            raise TypeError(f"run_config must be a ScriptRunConfig, got {type(run_config).__name__}")
+        if not isinstance(hyperparameter_sampling, ParameterSampling):
+            raise TypeError("hyperparameter_sampling must be GridParameterSampling or RandomParameterSampling")
+        if policy is not None:
+            raise ValueError("early-termination policies are not supported yet: pass policy=None")
+        if not isinstance(primary_metric_name, str) or not primary_metric_name:
+            raise ValueError("primary_metric_name must name a metric the script logs")
+        try:
+            goal = PrimaryMetricGoal(getattr(primary_metric_goal, "value", primary_metric_goal))
+        except ValueError:
+            raise ValueError(
+                f"primary_metric_goal must be PrimaryMetricGoal.MAXIMIZE or MINIMIZE, not {primary_metric_goal!r}"
+            ) from None
+        grid_size = getattr(hyperparameter_sampling, "size", None)
+        if max_total_runs is None:
+            if grid_size is None:
+                raise ValueError("random sampling needs max_total_runs")
+            max_total_runs = grid_size
+        for name, v in (("max_total_runs", max_total_runs), ("max_concurrent_runs", max_concurrent_runs)):
+            if v is not None and (not isinstance(v, int) or v < 1):
+                raise ValueError(f"{name} must be a whole number >= 1, got {v!r}")
+        self.run_config = run_config
+        self.sampling = hyperparameter_sampling
+        self.primary_metric_name = primary_metric_name
+        self.goal = goal
+        self.max_total_runs = min(max_total_runs, grid_size) if grid_size else max_total_runs
+        self.max_concurrent_runs = max_concurrent_runs or self.max_total_runs
+        self.max_duration_minutes = max_duration_minutes
+
+    def _submit(self, experiment: Experiment, tags: dict | None = None, **kwargs: Any) -> HyperDriveRun:
+        if kwargs:
+            raise TypeError(f"submit() got unexpected arguments {sorted(kwargs)}")
+        rc = self.run_config
+        sets = self.sampling.draw(self.max_total_runs)
+        details = {
+            "supervised": True,
+            "sweep": {
+                "parameter_sets": sets,
+                "max_concurrent_runs": self.max_concurrent_runs,
+                "max_duration_minutes": self.max_duration_minutes,
+                "sampling": self.sampling.to_dict(),
+                "run_config": {
+                    "source_directory": str(rc.source_directory),
+                    "script": rc.script,
+                    "arguments": rc.arguments,
+                    "command": rc.command,
+                    "max_run_duration_seconds": rc.max_run_duration_seconds,
+                    "python": rc.python,
+                },
+            },
+        }
+        parent = HyperDriveRun._start(experiment, tags=tags, kind="sweep", status=QUEUED, details=details)
+        parent.add_properties(
+            {
+                "primary_metric_config": json.dumps({"name": self.primary_metric_name, "goal": self.goal.value}),
+                "max_total_runs": str(self.max_total_runs),
+                "max_concurrent_runs": str(self.max_concurrent_runs),
+            }
+        )
+        snapshot(rc.source_directory, snapshot_dir(experiment.workspace, parent.id))
+        ws = experiment.workspace
+        env = {**os.environ, **rc.environment_variables, **ws._env(), "RUNWIDGETS_RUN_ID": parent.id}
+        with open(ws.store.log_path(parent.id, SUPERVISOR_LOG), "ab") as out:
+            subprocess.Popen(
+                [sys.executable, "-m", "runwidgets.submit.sweep", str(ws.path), parent.id],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        return parent
+
+
+def primary_config(rec) -> tuple[str, str] | None:
+    raw = rec.properties.get("primary_metric_config")
+    if not raw:
+        return None
+    cfg = json.loads(raw)
+    return cfg["name"], cfg["goal"]
+
+
+def final_value(values: Any) -> float | None:
+    """The value a child is ranked by: its last finite number for the metric."""
+    seq = values if isinstance(values, list) else [values]
+    for v in reversed(seq):
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            return float(v)
+    return None
+
+
+class HyperDriveRun(Run):
+    """The parent run of a sweep."""
+
+    def _ranked(self, include_failed: bool = True, include_canceled: bool = True) -> list[tuple[float | None, Run]]:
+        cfg = primary_config(self._store.get_run(self.id))
+        if cfg is None:
+            raise ValueError(f"run {self.id} is not a sweep: it has no primary metric")
+        name, goal = cfg
+        out = []
+        for child in self.get_children():
+            status = child.get_status()
+            if (status == FAILED and not include_failed) or (status == CANCELED and not include_canceled):
+                continue
+            out.append((final_value(child.get_metrics(name).get(name)), child))
+        sign = -1 if goal == PrimaryMetricGoal.MAXIMIZE.value else 1
+        out.sort(key=lambda vc: (vc[0] is None, sign * vc[0] if vc[0] is not None else 0))
+        return out
+
+    def get_best_run_by_primary_metric(self, include_failed: bool = True, include_canceled: bool = True) -> Run | None:
+        """The child with the best final value of the primary metric, or None if none logged it."""
+        ranked = self._ranked(include_failed, include_canceled)
+        return ranked[0][1] if ranked and ranked[0][0] is not None else None
+
+    def get_children_sorted_by_primary_metric(
+        self, top: int = 0, reverse: bool = False, discard_no_metric: bool = False
+    ) -> list[dict]:
+        """Children best first (worst first with ``reverse``), as HyperDrive's list of dicts."""
+        ranked = self._ranked()
+        if discard_no_metric:
+            ranked = [rc for rc in ranked if rc[0] is not None]
+        if reverse:
+            ranked = [rc for rc in ranked if rc[0] is not None][::-1] + [rc for rc in ranked if rc[0] is None]
+        rows = [
+            {
+                "run_id": c.id,
+                "hyperparameters": c.get_properties().get("hyperparameters"),
+                "best_primary_metric": v,
+                "status": c.get_status(),
+            }
+            for v, c in ranked
+        ]
+        return rows[:top] if top else rows
+
+    def get_hyperparameters(self) -> dict[str, dict]:
+        return {c.id: json.loads(c.get_properties().get("hyperparameters", "{}")) for c in self.get_children()}
+
+    def wait_for_completion(
+        self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
+    ) -> dict:
+        """Wait for every child; ``show_output`` draws a tqdm bar: done/total and the best so far."""
+        from tqdm.auto import tqdm
+
+        from ..tracking.waiting import RunFailedError
+
+        total = int(self.get_properties().get("max_total_runs", 0)) or None
+        bar = tqdm(total=total, desc=self.id, unit="run", disable=not show_output)
+        try:
+            while True:
+                rec = self._store.get_run(self.id)
+                kids = self._store.find_runs(parent_id=self.id)
+                done = sum(k.display_status in TERMINAL for k in kids)
+                bar.update(done - bar.n)
+                best = rec.tags.get("best_primary_metric")
+                if best is not None:
+                    bar.set_postfix_str(f"best {rec.tags.get('primary_metric', '')}={best}", refresh=False)
+                if rec.display_status in TERMINAL:
+                    break
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            bar.close()
+            print(f"Stopped waiting. Sweep {self.id} goes on; run.cancel() stops it.")
+            return self.get_details()
+        bar.close()
+        details = self.get_details()
+        if show_output:
+            t = details["tags"]
+            print(
+                f"Sweep {self.id}: {details['status']}; {t.get('succeeded', 0)} succeeded, {t.get('failed', 0)} failed,"
+                f" {t.get('canceled', 0)} canceled. Best: {t.get('best_child_run_id', '-')}"
+                f" ({t.get('primary_metric', '')}={t.get('best_primary_metric', '-')})"
+            )
+        if raise_on_error and details["status"] == FAILED:
+            raise RunFailedError(f"sweep {self.id} failed: {(details.get('error') or {}).get('message', '')}", details)
+        return details
+
+
+class SweepDriver:
+    """The body of ``python -m runwidgets.submit.sweep``."""
+
+    def __init__(self, ws: Workspace, parent_id: str) -> None:
+        self.ws = ws
+        self.store = ws.store
+        rec = self.store.get_run(parent_id)
+        self.exp = Experiment(ws, rec.experiment)
+        self.parent = HyperDriveRun(self.exp, parent_id, _record=rec)
+        self.spec = rec.details["sweep"]
+        self.metric, self.goal = primary_config(rec)
+        self.stop_beating = threading.Event()
+        self.best: tuple[float, str] | None = None
+
+    def say(self, msg: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} sweep: {msg}", flush=True)
+
+    def beat(self) -> None:
+        while not self.stop_beating.wait(HEARTBEAT_INTERVAL):
+            try:
+                self.store.heartbeat([self.parent.id], time.time())
+            except Exception as e:
+                self.say(f"heartbeat failed: {e}")
+
+    def launch(self, params: dict) -> str:
+        rc = self.spec["run_config"]
+        # Children run the parent's snapshot; their environment variables are already ours.
+        config = ScriptRunConfig(
+            source_directory=snapshot_dir(self.ws, self.parent.id),
+            script=rc["script"],
+            arguments=rc["arguments"],
+            command=rc["command"],
+            max_run_duration_seconds=rc["max_run_duration_seconds"],
+            python=rc["python"],
+        )
+        extra = as_arguments(params)
+        details = {"supervised": True, "definition": config.definition(extra), "hyperparameters": params}
+        child = Run._start(self.exp, parent=self.parent, kind="script", status=QUEUED, details=details)
+        child.add_properties({"hyperparameters": json.dumps(params)})
+        snapshot(config.source_directory, snapshot_dir(self.ws, child.id))
+        start_supervisor(self.ws, child.id, config)
+        self.say(f"started {child.id} with {' '.join(extra)}")
+        return child.id
+
+    def note_result(self, child_id: str) -> None:
+        values = self.store.read_series(child_id, self.metric)
+        if not values:
+            return
+        v = final_value(values[0].values.tolist())
+        if v is None:
+            return
+        better = self.best is None or (v > self.best[0] if self.goal == "MAXIMIZE" else v < self.best[0])
+        if better:
+            self.best = (v, child_id)
+            self.store.set_tags(
+                self.parent.id,
+                {"best_child_run_id": child_id, "best_primary_metric": f"{v:.6g}", "primary_metric": self.metric},
+            )
+
+    def run(self) -> int:
+        if not self.store.set_status_if(self.parent.id, (QUEUED,), status=RUNNING, started=time.time()):
+            self.store.set_status_if(self.parent.id, (CANCEL_REQUESTED,), status=CANCELED, ended=time.time())
+            return 0
+        threading.Thread(target=self.beat, daemon=True).start()
+        pending = list(self.spec["parameter_sets"])
+        limit = self.spec["max_concurrent_runs"]
+        deadline = time.time() + 60 * float(self.spec.get("max_duration_minutes") or 10080)
+        running: list[str] = []
+        canceled = False
+        self.say(f"{len(pending)} runs, at most {limit} at once, ranked by {self.goal} {self.metric}")
+        while pending or running:
+            status = self.store.get_run(self.parent.id).status
+            if not canceled and (status == CANCEL_REQUESTED or time.time() > deadline):
+                canceled = True
+                self.say("canceling: no more children start; running ones are canceled")
+                pending = []
+                for cid in running:
+                    self.store.set_status_if(cid, (QUEUED, RUNNING, "Starting"), status=CANCEL_REQUESTED)
+            still = []
+            for cid in running:
+                rec = self.store.get_run(cid)
+                if rec.display_status in TERMINAL:
+                    self.note_result(cid)
+                else:
+                    still.append(cid)
+            running = still
+            while pending and len(running) < limit:
+                running.append(self.launch(pending.pop(0)))
+            if pending or running:
+                time.sleep(POLL_SECONDS)
+        kids = self.store.find_runs(parent_id=self.parent.id)
+        counts = {s: sum(k.display_status == s for k in kids) for s in (COMPLETED, FAILED, CANCELED)}
+        self.store.set_tags(
+            self.parent.id,
+            {"succeeded": str(counts[COMPLETED]), "failed": str(counts[FAILED]), "canceled": str(counts[CANCELED])},
+        )
+        self.stop_beating.set()
+        if canceled:
+            final, error = CANCELED, None
+        elif kids and counts[FAILED] == len(kids):
+            final, error = FAILED, {"code": "AllChildrenFailed", "message": f"all {len(kids)} child runs failed"}
+        else:
+            final, error = COMPLETED, None
+        fields = {"status": final, "ended": time.time()}
+        if error:
+            fields["error"] = error
+        self.store.set_status_if(self.parent.id, tuple(LIVE), **fields)
+        self.say(f"done: {counts}; sweep is {final}")
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ws = Workspace(argv[0], tracking_uri=os.environ.get("RUNWIDGETS_TRACKING_URI"))
+    driver = SweepDriver(ws, argv[1])
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        return driver.run()
+    except BaseException as e:
+        driver.stop_beating.set()
+        ws.store.set_status_if(
+            argv[1],
+            tuple(LIVE),
+            status=FAILED,
+            ended=time.time(),
+            error={"code": "SweepError", "message": f"{type(e).__name__}: {e}"},
+        )
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
