@@ -30,7 +30,7 @@ def _log_cost(tmp: Path, n: int) -> float:
     log = run.log
     log("loss", 0.0)
     t = time.perf_counter()
-    for i in range(n):
+    for _ in range(n):
         log("loss", 0.5)
     run.flush()
     dt = time.perf_counter() - t
