@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .common import print_table
 
-SECTIONS = ["store"]
+SECTIONS = ["store", "submit"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,6 +52,10 @@ class Flusher:
                 self._thread = threading.Thread(target=self._loop, name="runwidgets-flush", daemon=True)
                 self._thread.start()
 
+    def wake(self) -> None:
+        """Flush now rather than at the next interval (a metric's first point: it shows at once)."""
+        self._wake.set()
+
     def _loop(self) -> None:
         while True:
             self._wake.wait(self.interval)

@@ -178,7 +178,11 @@ class Run:
         step = check.step(step)
         if description:
             self._describe(name, description)
-        (q or self._queue(name)).append((value, step, _now()))
+        if q is None:
+            self._queue(name).append((value, step, _now()))
+            FLUSHER.wake()
+        else:
+            q.append((value, step, _now()))
 
     def _queue(self, key: Any) -> deque:
         q = self._queues.get(key)
