@@ -105,7 +105,9 @@ def cmd_logs(args) -> int:
     ws = _workspace(args)
     run = _find_run(ws, args.run)
     logs = sorted(n[len("logs/") :] for n in run.get_file_names() if n.startswith("logs/"))
-    name = args.file or (DRIVER_LOG if DRIVER_LOG in logs or not logs else logs[0])
+    # a submitted run's output may not have started yet: wait for it rather than pick another log
+    supervised = ws.store.get_run(run.id).details.get("supervised")
+    name = args.file or (DRIVER_LOG if supervised or DRIVER_LOG in logs or not logs else logs[0])
     if not args.follow:
         for other in [n for n in logs if n != name]:
             print(f"(also: runwidgets logs {run.id} --file {other})", file=sys.stderr)
