@@ -9,7 +9,17 @@ from .submit import ScriptRunConfig
 from .tracking import Experiment, Run, Workspace
 from .tracking.waiting import RunFailedError
 
+
+def __getattr__(name: str):
+    # RunDetails pulls in ipywidgets and bqplot: import them only for code that shows runs.
+    if name == "RunDetails":
+        from .widget import RunDetails
+
+        return RunDetails
+    raise AttributeError(f"module 'runwidgets' has no attribute {name!r}")
+
+
 _configure_logging()
 
 __version__ = "0.1.0"
-__all__ = ["Experiment", "Run", "RunFailedError", "ScriptRunConfig", "Workspace", "__version__"]
+__all__ = ["Experiment", "Run", "RunDetails", "RunFailedError", "ScriptRunConfig", "Workspace", "__version__"]

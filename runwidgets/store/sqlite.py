@@ -508,8 +508,10 @@ class SqliteStore:
         watched = set(run_ids)
         delta = Delta()
         changes: dict[str, Any] = {}
-        top_point = self._read("SELECT max(id) FROM chunks")[0][0] or 0
+        # Events first: points a writer flushed before changing a run's status are then
+        # always under the points watermark read next.
         top_event = self._read("SELECT max(id) FROM events")[0][0] or 0
+        top_point = self._read("SELECT max(id) FROM chunks")[0][0] or 0
         children = cursor.children
 
         if top_event > cursor.events:
@@ -620,6 +622,10 @@ class SqliteStore:
         Path(dest).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
         return str(dest)
+
+    def read_file(self, run_id: str, name: str, limit: int | None = None) -> bytes:
+        with open(self.run_dir(run_id) / name, "rb") as f:
+            return f.read(limit if limit is not None else -1)
 
     def file_path(self, run_id: str, name: str) -> Path:
         return self.run_dir(run_id) / name

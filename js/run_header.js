@@ -1,0 +1,128 @@
+// The header of a run view: name, status badge, live duration, portal link,
+// error banner, connection state, and the properties table.
+// Every string from the store goes in with textContent, never as HTML.
+
+/** @param {string} tag @param {string=} cls @param {unknown=} text */
+function h(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+
+/** Only http(s) links are followed; anything else (javascript:, data:) is dropped. */
+function safeHref(url) {
+  try {
+    const u = new URL(String(url), window.location.href);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined || !(seconds >= 0)) return "";
+  const s = Math.floor(seconds);
+  const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
+  return (hh ? `${hh}h ` : "") + (hh || mm ? `${mm}m ` : "") + `${ss}s`;
+}
+
+export default {
+  /** @param {{ model: any, el: HTMLElement }} props */
+  render({ model, el }) {
+    el.classList.add("rw", "rw-header-view");
+    const conn = h("div", "rw-conn");
+    const head = h("div", "rw-header");
+    const title = h("span", "rw-title");
+    const badge = h("span", "rw-badge");
+    const duration = h("span", "rw-muted rw-duration");
+    const experiment = h("span", "rw-muted");
+    const runId = h("span", "rw-id");
+    const link = h("a", "rw-link", "Open run page ↗");
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    head.append(title, badge, duration, experiment, runId, link);
+    const banner = h("div", "rw-banner");
+    const props = h("details", "rw-section");
+    const summary = h("summary", null, "Properties");
+    const table = h("table", "rw-table rw-props");
+    props.append(summary, table);
+    el.append(conn, head, banner, props);
+
+    let offset = 0; // server clock minus browser clock, seconds
+
+    function drawDuration() {
+      const run = model.get("run") || {};
+      if (!run.started) {
+        duration.textContent = run.status ? "not started" : "";
+        return;
+      }
+      const end = run.ended || Date.now() / 1000 + offset;
+      duration.textContent = fmtDuration(end - run.started);
+    }
+
+    function draw() {
+      const run = model.get("run") || {};
+      if (run.server_time) offset = run.server_time - Date.now() / 1000;
+      title.textContent = run.name && run.name !== run.id ? run.name : run.id || "";
+      runId.textContent = run.id || "";
+      badge.textContent = run.status || "";
+      badge.className = `rw-badge rw-status-${String(run.status || "").replace(/[^A-Za-z]/g, "")}`;
+      experiment.textContent = run.experiment ? `experiment ${run.experiment}` : "";
+      const href = safeHref(run.portal_url);
+      if (href) {
+        link.href = href;
+        link.style.display = "";
+      } else {
+        link.removeAttribute("href");
+        link.style.display = "none";
+      }
+      banner.replaceChildren();
+      const err = run.error;
+      if (err && (err.message || err.code)) {
+        banner.append(h("strong", null, err.code ? `${err.code}: ` : "Error: "), h("span", null, err.message || ""));
+        if (err.traceback) banner.append(h("pre", null, err.traceback));
+        banner.style.display = "";
+      } else {
+        banner.style.display = "none";
+      }
+      drawDuration();
+    }
+
+    function drawProps() {
+      const rows = model.get("props") || [];
+      const body = h("tbody");
+      let group = null;
+      for (const [section, key, value] of rows) {
+        if (section !== group) {
+          group = section;
+          const tr = h("tr", "rw-group");
+          const td = h("td", null, section);
+          td.colSpan = 2;
+          tr.append(td);
+          body.append(tr);
+        }
+        const tr = h("tr");
+        tr.append(h("td", null, key), h("td", null, value));
+        body.append(tr);
+      }
+      table.replaceChildren(body);
+      summary.textContent = `Properties (${rows.length})`;
+    }
+
+    function drawConn() {
+      const text = model.get("connection");
+      conn.textContent = text || "";
+      conn.style.display = text ? "" : "none";
+    }
+
+    model.on("change:run", draw);
+    model.on("change:props", drawProps);
+    model.on("change:connection", drawConn);
+    draw();
+    drawProps();
+    drawConn();
+    const timer = setInterval(drawDuration, 1000);
+    return () => clearInterval(timer);
+  },
+};

@@ -1,0 +1,157 @@
+"""bqplot line charts, created once per metric and updated in place.
+
+Each chart draws finite points as lines (downsampled, min/max kept) and
+non-finite ones as red crosses pinned to the edge of the plot, and sets the
+y range from finite values only, so one inf cannot flatten a curve.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import bqplot as bq
+import ipywidgets as W
+import numpy as np
+
+from .downsample import MAX_POINTS, ema, minmax_indices_multi
+
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+EMPTY = np.zeros(0)
+
+
+def _bounds(ys: list[np.ndarray], log: bool) -> tuple[float, float] | None:
+    finite = [y[np.isfinite(y) & ((y > 0) if log else True)] for y in ys]
+    finite = [f for f in finite if len(f)]
+    if not finite:
+        return None
+    lo, hi = min(float(f.min()) for f in finite), max(float(f.max()) for f in finite)
+    if log:
+        return lo / 1.2, hi * 1.2
+    pad = (hi - lo) * 0.05 or max(abs(hi) * 0.05, 1e-9)
+    return lo - pad, hi + pad
+
+
+class LineChart:
+    """One metric: one line, or one line per column of a table, against a shared x."""
+
+    def __init__(self, title: str, x_label: str = "step", y_label: str = "") -> None:
+        self.x_scale = bq.LinearScale()
+        self.y_lin = bq.LinearScale()
+        self.y_log = bq.LogScale()
+        scales = {"x": self.x_scale, "y": self.y_lin}
+        self.lines = bq.Lines(x=EMPTY, y=EMPTY, scales=scales, colors=COLORS, stroke_width=1.5)
+        self.bad = bq.Scatter(
+            x=EMPTY, y=EMPTY, scales=scales, marker="cross", default_size=40, colors=["#d62728"], visible=False
+        )
+        self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, num_ticks=6)
+        self.y_axis = bq.Axis(scale=self.y_lin, orientation="vertical", label=y_label, tick_format=".3g", num_ticks=5)
+        self.figure = bq.Figure(
+            marks=[self.lines, self.bad],
+            axes=[self.x_axis, self.y_axis],
+            title=title,
+            fig_margin={"top": 36, "bottom": 40, "left": 60, "right": 16},
+            min_aspect_ratio=0.01,
+            layout=W.Layout(width="100%", height="260px", min_width="220px"),
+            legend_location="top-right",
+        )
+        self.note = W.Label(layout=W.Layout(flex="1 1 auto"))
+        self.log = W.ToggleButton(description="log y", tooltip="logarithmic y axis", layout=W.Layout(width="64px"))
+        self.smoothing = W.FloatSlider(
+            value=0.0, min=0.0, max=0.99, step=0.01, description="smooth", readout_format=".2f",
+            continuous_update=False, layout=W.Layout(width="210px"), style={"description_width": "48px"},
+        )  # fmt: skip
+        self.log.observe(lambda _: self.redraw(), "value")
+        self.smoothing.observe(lambda _: self.redraw(), "value")
+        self.widget = W.VBox(
+            [self.figure, W.HBox([self.note, self.log, self.smoothing], layout=W.Layout(align_items="center"))],
+            layout=W.Layout(flex="1 1 360px", min_width="220px", max_width="100%", margin="0 4px 8px 0"),
+        )
+        self.widget.add_class("rw-chart")
+        self._x = EMPTY
+        self._ys: list[np.ndarray] = []
+        self._labels: list[str] = []
+
+    def set_data(self, x: np.ndarray, ys: list[np.ndarray], labels: list[str] | None = None) -> None:
+        """Full data of the metric; what is drawn is derived from it."""
+        self._x, self._ys, self._labels = x, ys, labels or []
+        self.redraw()
+
+    def redraw(self) -> None:
+        x, ys = self._x, self._ys
+        n = len(x)
+        log = self.log.value
+        w = self.smoothing.value
+        idx = minmax_indices_multi(ys, MAX_POINTS)
+        shown_x = x[idx]
+        shown = [ema(y, w)[idx] if w else y[idx] for y in ys]
+        bounds = _bounds(shown, log)
+        drawn = [np.where(np.isfinite(y) & ((y > 0) if log else True), y, np.nan) for y in shown]
+        bad = [np.flatnonzero(~np.isfinite(y)) for y in ys]
+        bad_idx = np.unique(np.concatenate(bad)) if bad else np.zeros(0, dtype=int)
+        if len(bad_idx) > MAX_POINTS:
+            bad_idx = bad_idx[:: -(-len(bad_idx) // MAX_POINTS)]
+        y_scale = self.y_log if log else self.y_lin
+        with ExitStack() as stack:
+            for widget in (self.lines, self.bad, self.y_axis, y_scale, self.note):
+                stack.enter_context(widget.hold_sync())
+            if self.y_axis.scale is not y_scale:
+                self.lines.scales = self.bad.scales = {"x": self.x_scale, "y": y_scale}
+                self.y_axis.scale = y_scale
+            multi = len(drawn) > 1
+            self.lines.x = shown_x
+            self.lines.y = np.vstack(drawn) if multi else (drawn[0] if drawn else EMPTY)
+            self.lines.labels = self._labels
+            self.lines.display_legend = multi
+            if bounds is not None:
+                y_scale.min, y_scale.max = bounds
+            if len(bad_idx) and bounds is not None:
+                # +inf at the top edge, -inf and NaN at the bottom
+                edge = np.array([bounds[1] if any(y[i] == np.inf for y in ys) else bounds[0] for i in bad_idx])
+                self.bad.x, self.bad.y, self.bad.visible = x[bad_idx], edge, True
+            elif len(bad_idx):
+                self.bad.x, self.bad.y, self.bad.visible = x[bad_idx], np.zeros(len(bad_idx)), True
+            n_bad = int(len(np.unique(np.concatenate(bad)))) if bad else 0
+            parts = [f"{len(idx):,} of {n:,} points" if len(idx) < n else f"{n:,} points"]
+            if n_bad:
+                parts.append(f"{n_bad:,} NaN/inf (×)")
+            self.note.value = " · ".join(parts)
+
+    @property
+    def drawn_points(self) -> int:
+        y = self.lines.y
+        return int(y.shape[-1]) if hasattr(y, "shape") and y.size else 0
+
+    def close(self) -> None:
+        for w in (self.widget, self.figure, self.lines, self.bad, self.x_axis, self.y_axis, self.x_scale,
+                  self.y_lin, self.y_log, self.note, self.log, self.smoothing):  # fmt: skip
+            w.close()
+
+
+class ChildMetricChart(LineChart):
+    """A sweep's primary metric per child (dots) with the best so far (a line)."""
+
+    def __init__(self, metric: str, goal: str | None) -> None:
+        super().__init__(f"{metric} per child run", x_label="child run (in start order)")
+        self.goal = goal
+        self.dots = bq.Scatter(
+            x=EMPTY, y=EMPTY, scales={"x": self.x_scale, "y": self.y_lin}, default_size=24, colors=["#1f77b4"]
+        )
+        self.figure.marks = [self.lines, self.dots, self.bad]
+        self.smoothing.layout.display = "none"
+
+    def set_values(self, values: list[float | None]) -> None:
+        y = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        x = np.arange(1, len(y) + 1, dtype=np.float64)
+        best = y.copy()
+        if len(y) and self.goal:
+            filled = np.where(np.isnan(y), -np.inf if self.goal == "MAXIMIZE" else np.inf, y)
+            best = np.maximum.accumulate(filled) if self.goal == "MAXIMIZE" else np.minimum.accumulate(filled)
+            best = np.where(np.isfinite(best), best, np.nan)
+        with self.dots.hold_sync():
+            self.dots.x, self.dots.y = x, y
+        self.set_data(x, [best], ["best so far"] if self.goal else [])
+        self.lines.display_legend = False
+
+    def close(self) -> None:
+        self.dots.close()
+        super().close()

@@ -1,0 +1,438 @@
+"""RunDetails: a run shown live in a cell, the JupyterLab sidebar or Voila.
+
+``RunDetails`` is a plain object that owns the state, the widgets and the
+place in the poller; ``show()`` displays its widgets and returns at once. The
+view is composed in Python: a header (anywidget), bqplot charts, and a panel
+(anywidget) with child runs, images and logs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import html
+import json
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+
+from ..store.base import IMAGE, LIST, SCALAR, TABLE, RunRecord
+from .charts import ChildMetricChart, LineChart
+from .poller import POLLER
+from .state import RunState, Series
+from .views import HeaderView, PanelsView
+
+log = logging.getLogger("runwidgets")
+
+LOG_LINES = 5000  # lines of each log kept for the view
+IMAGE_BYTES = 4 * 2**20  # larger images are listed, not sent
+CHILD_PAGE = 25
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+         ".svg": "image/svg+xml", ".webp": "image/webp", ".bmp": "image/bmp"}  # fmt: skip
+
+
+@dataclass
+class RunSource:
+    """Where a view reads a run from: a store, the run's id, and how to link to a run's page."""
+
+    store: Any
+    run_id: str
+    portal_url: Callable[[str], str]
+
+
+def source_of(run: Any) -> RunSource:
+    """Accept our Run (or anything with the same reading surface)."""
+    store = getattr(run, "_store", None)
+    if store is not None and hasattr(run, "id") and hasattr(run, "get_portal_url"):
+        base = run.experiment.workspace.portal_url
+        from urllib.parse import quote
+
+        return RunSource(store, run.id, lambda rid: f"{base}/?run={quote(rid, safe='')}")
+    adapt = getattr(run, "_run_source", None)
+    if adapt is not None:
+        return adapt()
+    try:  # an MLflow run (mlflow.entities.Run)
+        from ..store.mlflow import source_for_mlflow_run
+
+        return source_for_mlflow_run(run)
+    except (ImportError, TypeError):
+        pass
+    raise TypeError(f"RunDetails needs a runwidgets Run (or an MLflow run), got {type(run).__name__}")
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}" if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def _when(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+
+
+class RunDetails:
+    """Watch a run: ``RunDetails(run).show()``.
+
+    ``refresh_interval`` (seconds, at least 1) replaces the default 10 to 15 s.
+    ``metrics`` picks which metrics get charts (names or glob patterns).
+    """
+
+    def __init__(
+        self,
+        run: Any,
+        refresh_interval: float | None = None,
+        metrics: list[str] | str | None = None,
+        max_charts: int = 24,
+    ) -> None:
+        self._source = source_of(run)
+        if refresh_interval is not None:
+            if not isinstance(refresh_interval, (int, float)) or isinstance(refresh_interval, bool):
+                raise TypeError(f"refresh_interval must be a number of seconds, got {refresh_interval!r}")
+            if not refresh_interval >= 1:
+                raise ValueError(f"refresh_interval must be at least 1 second, got {refresh_interval}")
+        self.refresh_interval = refresh_interval
+        self._patterns = [metrics] if isinstance(metrics, str) else list(metrics or [])
+        self.max_charts = max_charts
+        self.run_id = self._source.run_id
+        self._state = RunState(self.run_id)
+        self._cursor = None
+        self._lock = threading.RLock()
+        self._charts: dict[str, LineChart] = {}
+        self._child_chart: ChildMetricChart | None = None
+        self._child_details: RunDetails | None = None
+        self._logs: dict[str, deque[str]] = {}
+        self._log_partial: dict[str, str] = {}
+        self._root: W.VBox | None = None
+        self._sidecar = None
+        self._closed = False
+        self._final_read_done = False
+        self._last_run: dict | None = None
+        self.polls = 0
+
+    # -- building -------------------------------------------------------------
+    @property
+    def widget(self) -> W.VBox:
+        """The composed view (built, and first read, on first use)."""
+        with self._lock:
+            if self._root is None:
+                if self._closed:
+                    raise RuntimeError("this RunDetails was closed; make a new one")
+                self._build()
+            return self._root
+
+    def _build(self) -> None:
+        self.header = HeaderView()
+        self.panels = PanelsView()
+        self.panels.on_msg(self._on_msg)
+        self.charts_box = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", width="100%"))
+        self.charts_note = W.Label()
+        self.child_box = W.VBox()
+        self._root = W.VBox([self.header, self.charts_box, self.charts_note, self.panels, self.child_box])
+        self._root.add_class("rw-root")
+        try:
+            self._refresh()
+        except Exception as e:  # the view still shows, and says why it is empty
+            self.poll_failed(e, self.refresh_interval or 10)
+        if not self._finished():
+            POLLER.add(self, self.refresh_interval)
+
+    def show(self, sidebar: bool = False, anchor: str = "split-right", title: str | None = None) -> RunDetails:
+        """Display the view and return at once; ``sidebar=True`` opens it in a JupyterLab side panel."""
+        from IPython.display import display
+
+        if not sidebar:
+            display(self)
+            return self
+        try:
+            from sidecar import Sidecar
+        except ImportError:
+            raise ImportError(
+                "RunDetails.show(sidebar=True) needs the sidecar package: pip install 'runwidgets[sidecar]'"
+            ) from None
+        self._sidecar = Sidecar(title=title or f"Run {self.run_id}", anchor=anchor)
+        with self._sidecar:
+            display(self.widget)
+        return self
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
+        rec = self._state.records.get(self.run_id)
+        status = rec.display_status if rec else "unknown"
+        url = self._source.portal_url(self.run_id)
+        bundle["text/plain"] = f"RunDetails: run {self.run_id} ({status}); open {url}"
+        e = html.escape
+        bundle["text/html"] = (
+            f"<p>Run <code>{e(self.run_id)}</code>: <b>{e(status)}</b>. "
+            f'<a href="{e(url)}" target="_blank" rel="noopener">Open the run\'s page</a> '
+            "(this host does not show Jupyter widgets).</p>"
+        )
+        return bundle
+
+    def close(self) -> None:
+        """Stop polling and close every widget."""
+        with self._lock:
+            self._closed = True
+            POLLER.remove(self)
+            if self._child_details is not None:
+                self._child_details.close()
+            for chart in self._charts.values():
+                chart.close()
+            if self._child_chart is not None:
+                self._child_chart.close()
+            if self._root is not None:
+                for w in (self.header, self.panels, self.charts_box, self.charts_note, self.child_box, self._root):
+                    w.close()
+            if self._sidecar is not None:
+                self._sidecar.close()
+
+    @property
+    def polling(self) -> bool:
+        return POLLER.is_polling(self)
+
+    # -- polling --------------------------------------------------------------
+    def poll(self) -> bool:
+        """One refresh (called by the poller thread). False when nothing more will change."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._refresh()
+            if self._finished():
+                if self._final_read_done:
+                    return False
+                self._final_read_done = True  # one more read after the end, then stop
+            return True
+
+    def poll_failed(self, error: BaseException, retry_in: float) -> None:
+        with self._lock:
+            if not self._closed and self._root is not None:
+                self.header.connection = f"Reconnecting: {type(error).__name__}: {error}. Next try in {retry_in:.0f} s."
+
+    def _finished(self) -> bool:
+        return bool(self._state.records) and self._state.finished()
+
+    def _refresh(self) -> None:
+        delta, self._cursor = self._source.store.read_since([self.run_id], self._cursor, log_runs=[self.run_id])
+        self.polls += 1
+        if self.header.connection:
+            self.header.connection = ""
+        if not delta:
+            return
+        runs, series = self._state.apply(delta)
+        mine = {k for k in series if k.run_id == self.run_id}
+        if self.run_id in runs or mine:
+            self._update_header()
+        if mine:
+            self._update_charts({k.name for k in mine if k.kind in (SCALAR, LIST, TABLE)})
+            if any(k.kind == IMAGE for k in mine):
+                self._update_images()
+        if (runs - {self.run_id}) or (series - mine):
+            self._update_children()
+        if delta.logs:
+            self._update_logs(delta.logs)
+
+    # -- header and properties --------------------------------------------------
+    def _update_header(self) -> None:
+        rec = self._state.record
+        err = rec.display_error
+        run = {
+            "id": rec.run_id,
+            "name": rec.name,
+            "experiment": rec.experiment,
+            "status": rec.display_status,
+            "kind": rec.kind,
+            "created": rec.created,
+            "started": rec.started,
+            "ended": rec.ended,
+            "portal_url": self._source.portal_url(rec.run_id),
+            "error": {k: str(err.get(k, "")) for k in ("code", "message", "traceback")} if err else None,
+        }
+        with self.header.hold_sync():
+            if run != self._last_run:
+                self._last_run = run
+                self.header.run = {**run, "server_time": time.time()}  # lets the browser correct clock skew
+            self.header.props = self._properties(rec)
+
+    def _properties(self, rec: RunRecord) -> list[list[str]]:
+        rows = [
+            ["Run", "Status", rec.display_status],
+            ["Run", "Run id", rec.run_id],
+            ["Run", "Created", _when(rec.created)],
+            ["Run", "Started", _when(rec.started)],
+            ["Run", "Ended", _when(rec.ended)],
+        ]
+        if rec.parent_id:
+            rows.append(["Run", "Parent", rec.parent_id])
+        definition = rec.details.get("definition") or {}
+        if definition.get("script") or definition.get("command"):
+            rows.append(["Arguments", "Script", str(definition.get("script") or definition.get("command"))])
+            if definition.get("arguments"):
+                rows.append(["Arguments", "Arguments", " ".join(map(str, definition["arguments"]))])
+        rows += [["Tags", k, v] for k, v in rec.tags.items()]
+        rows += [["Properties", k, v] for k, v in rec.properties.items()]
+        for name, group in self._state.metrics_of(rec.run_id).items():
+            s = group[0]
+            if s.key.kind == SCALAR and (s.n == 1 or not s.numeric):
+                rows.append(["Metrics", name, _fmt(s.last)])
+        return rows
+
+    # -- charts -------------------------------------------------------------------
+    def _wanted(self, name: str) -> bool:
+        return not self._patterns or any(fnmatch.fnmatchcase(name, p) for p in self._patterns)
+
+    def _update_charts(self, names: set[str]) -> None:
+        groups = self._state.metrics_of(self.run_id)
+        created = False
+        for name in sorted(names, key=lambda n: list(groups).index(n) if n in groups else 0):
+            data = self._chart_data(groups.get(name, []))
+            if data is None or not self._wanted(name):
+                continue
+            chart = self._charts.get(name)
+            if chart is None:
+                if len(self._charts) >= self.max_charts:
+                    continue
+                chart = self._charts[name] = LineChart(name, x_label=data[3])
+                created = True
+            chart.set_data(data[0], data[1], data[2])
+        chartable = [n for n, g in groups.items() if self._wanted(n) and self._chart_data(g, check_only=True)]
+        if created:
+            self.charts_box.children = [c.widget for c in self._charts.values()]
+        hidden = len(chartable) - len(self._charts)
+        note = f"{hidden} more metric(s) not charted: pick with RunDetails(run, metrics=[...])" if hidden > 0 else ""
+        if self.charts_note.value != note:
+            self.charts_note.value = note
+
+    @staticmethod
+    def _chart_data(group: list[Series], check_only: bool = False):
+        """(x, [y...], labels, x label) for a metric, or None when it is not a chart."""
+        if not group:
+            return None
+        kind = group[0].key.kind
+        if kind in (SCALAR, LIST):
+            s = group[0]
+            if s.n < 2 or not s.numeric:
+                return None
+            if check_only:
+                return True
+            x_label = "step" if kind == SCALAR else "index"
+            return s.x, [s.y], [], x_label
+        if kind == TABLE:
+            numeric = [s for s in group if s.numeric and s.n]
+            rows = max((s.n for s in numeric), default=0)
+            if rows < 2 or not numeric:
+                return None
+            if check_only:
+                return True
+            if len(numeric) == 1:
+                return np.arange(rows, dtype=np.float64), [numeric[0].y], [numeric[0].key.column], "row"
+            xs, ys = numeric[0], numeric[1:]
+            n = min(s.n for s in numeric)
+            return xs.y[:n], [s.y[:n] for s in ys], [s.key.column for s in ys], xs.key.column
+        return None
+
+    # -- children ------------------------------------------------------------------
+    def _update_children(self) -> None:
+        kids = self._state.children()
+        if not kids:
+            return
+        cfg = self._state.record.properties.get("primary_metric_config")
+        metric, goal = (json.loads(cfg)["name"], json.loads(cfg)["goal"]) if cfg else (None, None)
+        rows, values = [], []
+        for k in kids:
+            params = k.properties.get("hyperparameters")
+            if params:
+                try:
+                    params = " ".join(f"{a}={_fmt(v)}" for a, v in json.loads(params).items())
+                except ValueError:
+                    pass
+            else:
+                params = " ".join(f"{a}={v}" for a, v in k.tags.items())
+            value = self._state.final_value(k.run_id, metric) if metric else None
+            values.append(value)
+            rows.append([k.run_id, k.name, k.display_status, k.started, k.ended, params or "", value])
+        best = None
+        scored = [(v, r[0]) for v, r in zip(values, rows) if v is not None]
+        if scored and goal:
+            best = (max if goal == "MAXIMIZE" else min)(scored)[1]
+            sign = -1 if goal == "MAXIMIZE" else 1
+            rows.sort(key=lambda r: (r[6] is None, sign * r[6] if r[6] is not None else 0))
+        payload = {"metric": metric, "goal": goal, "best": best, "rows": rows, "page_size": CHILD_PAGE}
+        if payload != self.panels.children:
+            self.panels.children = payload
+        if metric:
+            if self._child_chart is None:
+                self._child_chart = ChildMetricChart(metric, goal)
+                self.charts_box.children = [self._child_chart.widget, *self.charts_box.children]
+            self._child_chart.set_values(values)
+
+    def _on_msg(self, widget: Any, content: dict, buffers: list) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "open_child":
+            self._open_child(str(content.get("run_id", "")))
+        elif kind == "log_sync":
+            self._send_log(str(content.get("name", "")))
+
+    def _open_child(self, child_id: str) -> None:
+        with self._lock:
+            rec = self._state.records.get(child_id)
+            if rec is None or rec.parent_id != self.run_id:
+                return  # only our own children
+            if self._child_details is not None:
+                self._child_details.close()
+            src = RunSource(self._source.store, child_id, self._source.portal_url)
+            child = self._child_details = RunDetails(_SourceOnly(src), refresh_interval=self.refresh_interval)
+            title = W.Label(value=f"Child run {rec.name}")
+            self.child_box.children = [title, child.widget]
+
+    # -- images and logs ---------------------------------------------------------------
+    def _update_images(self) -> None:
+        out = []
+        for name, group in self._state.metrics_of(self.run_id).items():
+            s = group[0]
+            if s.key.kind != IMAGE or not s.n:
+                continue
+            file_name = str(s.last)
+            ext = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+            try:
+                data = self._source.store.read_file(self.run_id, file_name, IMAGE_BYTES + 1)
+            except OSError:
+                data = b""
+            if len(data) > IMAGE_BYTES:
+                data = b""
+            out.append({"name": name, "file": file_name, "count": s.n, "mime": _MIME.get(ext, ""), "data": data})
+        self.panels.images = out
+
+    def _update_logs(self, new: dict[tuple[str, str], str]) -> None:
+        for (_, name), text in sorted(new.items()):
+            lines = self._logs.setdefault(name, deque(maxlen=LOG_LINES))
+            lines.extend(text.splitlines())
+            self.panels.send({"type": "log_append", "name": name, "text": text})
+        names = sorted(self._logs)
+        if names != self.panels.log_names:
+            self.panels.log_names = names
+
+    def _send_log(self, name: str) -> None:
+        with self._lock:
+            if name in self._logs:
+                text = "\n".join(self._logs[name]) + "\n" if self._logs[name] else ""
+                self.panels.send({"type": "log_reset", "name": name, "text": text})
+
+    # -- for tests and benchmarks -------------------------------------------------------
+    def chart(self, name: str) -> LineChart:
+        return self._charts[name]
+
+
+class _SourceOnly:
+    """Lets RunDetails open a child from a RunSource without a Run object."""
+
+    def __init__(self, source: RunSource) -> None:
+        self._src = source
+
+    def _run_source(self) -> RunSource:
+        return self._src

@@ -1,0 +1,59 @@
+"""Deterministic min/max downsampling for display.
+
+A series longer than the budget is cut into equal runs of points; each run
+keeps the points holding its smallest and largest finite value, in their
+original order. The global minimum and maximum always survive, a spike
+never disappears, and the same input always gives the same output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_POINTS = 2000
+
+
+def minmax_indices(y: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
+    """Indices (sorted) of at most ``max_points`` points of ``y`` that keep each bucket's min and max."""
+    n = len(y)
+    if n <= max_points:
+        return np.arange(n)
+    buckets = max(1, max_points // 2)
+    k = -(-n // buckets)  # points per bucket, rounded up
+    m = -(-n // k)
+    pad = m * k - n
+    finite = np.isfinite(y)
+    lo = np.where(finite, y, np.inf)
+    hi = np.where(finite, y, -np.inf)
+    if pad:
+        lo = np.concatenate([lo, np.full(pad, np.inf)])
+        hi = np.concatenate([hi, np.full(pad, -np.inf)])
+    base = np.arange(m) * k
+    imin = base + lo.reshape(m, k).argmin(axis=1)
+    imax = base + hi.reshape(m, k).argmax(axis=1)
+    idx = np.unique(np.concatenate([imin, imax]))  # sorted; an all-non-finite bucket yields its first point
+    return idx[idx < n]
+
+
+def minmax_indices_multi(ys: list[np.ndarray], max_points: int = MAX_POINTS) -> np.ndarray:
+    """One index set for several lines sharing an x: the union of each line's min/max picks."""
+    if not ys or len(ys[0]) <= max_points:
+        return np.arange(len(ys[0]) if ys else 0)
+    per_line = max(2, max_points // len(ys))
+    return np.unique(np.concatenate([minmax_indices(y, per_line) for y in ys]))
+
+
+def ema(y: np.ndarray, weight: float) -> np.ndarray:
+    """Exponential moving average with TensorBoard's debiasing; non-finite points pass through."""
+    if weight <= 0 or len(y) == 0:
+        return y
+    out = np.empty_like(y, dtype=np.float64)
+    last, n = 0.0, 0
+    for i, v in enumerate(y.tolist()):
+        if v != v or v in (np.inf, -np.inf):
+            out[i] = v
+            continue
+        last = last * weight + (1 - weight) * v
+        n += 1
+        out[i] = last / (1 - weight**n)
+    return out

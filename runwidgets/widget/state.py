@@ -1,0 +1,122 @@
+"""What a view knows about a run: records and series, grown from the store's deltas."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..store.base import LIST, SCALAR, TABLE, TERMINAL, Delta, RunRecord, SeriesKey
+
+
+class Series:
+    """One series' points in arrays that grow by doubling (appends stay O(1) amortised)."""
+
+    def __init__(self, key: SeriesKey, description: str = "") -> None:
+        self.key = key
+        self.description = description
+        self.n = 0
+        self._x = np.empty(64)
+        self._y = np.empty(64)
+        self._obj: list | None = None  # values when some are not numbers
+        self.last = None
+
+    def extend(self, x: np.ndarray, values: np.ndarray) -> None:
+        k = len(values)
+        if not k:
+            return
+        if self.n + k > len(self._x):
+            size = max(2 * len(self._x), self.n + k)
+            self._x = np.resize(self._x, size)
+            self._y = np.resize(self._y, size)
+        self._x[self.n : self.n + k] = x
+        if values.dtype == object:
+            if self._obj is None:
+                self._obj = self._y[: self.n].tolist()
+            self._obj += values.tolist()
+            numeric = [
+                v if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan for v in values.tolist()
+            ]
+            self._y[self.n : self.n + k] = numeric
+        else:
+            self._y[self.n : self.n + k] = values.astype(np.float64)
+            if self._obj is not None:
+                self._obj += values.tolist()
+        self.n += k
+        self.last = values[-1].item() if hasattr(values[-1], "item") else values[-1]
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.n]
+
+    @property
+    def numeric(self) -> bool:
+        """True when every value is a number (bools count): it can be charted."""
+        if self._obj is None:
+            return True
+        return all(isinstance(v, (int, float)) for v in self._obj)
+
+
+class RunState:
+    """Records of the watched run and its children, and every series, accumulated from deltas."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.records: dict[str, RunRecord] = {}
+        self.series: dict[SeriesKey, Series] = {}
+        self.logs: dict[str, str] = {}
+
+    def apply(self, delta: Delta) -> tuple[set[str], set[SeriesKey]]:
+        """Fold a delta in; return the run ids and series keys that changed."""
+        self.records.update(delta.runs)
+        changed = set()
+        for ch in delta.series:
+            s = self.series.get(ch.key)
+            if s is None:
+                s = self.series[ch.key] = Series(ch.key, ch.description)
+            x = (
+                ch.x()
+                if ch.key.kind == SCALAR
+                else np.arange(ch.first_index, ch.first_index + len(ch), dtype=np.float64)
+            )
+            s.extend(x, ch.values)
+            changed.add(ch.key)
+        return set(delta.runs), changed
+
+    @property
+    def record(self) -> RunRecord:
+        return self.records[self.run_id]
+
+    def children(self) -> list[RunRecord]:
+        return sorted(
+            (r for r in self.records.values() if r.parent_id == self.run_id), key=lambda r: (r.created, r.run_id)
+        )
+
+    def finished(self) -> bool:
+        """The run and every child are over (a run whose writer died counts as over)."""
+        return all(
+            r.display_status in TERMINAL
+            for r in self.records.values()
+            if r.run_id == self.run_id or r.parent_id == self.run_id
+        )
+
+    def metrics_of(self, run_id: str) -> dict[str, list[Series]]:
+        """Series of one run grouped by metric name (a table has one series per column)."""
+        out: dict[str, list[Series]] = {}
+        for key, s in self.series.items():
+            if key.run_id == run_id:
+                out.setdefault(key.name, []).append(s)
+        return out
+
+    def final_value(self, run_id: str, name: str) -> float | None:
+        s = self.series.get(SeriesKey(run_id, name, SCALAR))
+        if s is None or not s.n:
+            return None
+        y = s.y
+        finite = np.flatnonzero(np.isfinite(y))
+        return float(y[finite[-1]]) if len(finite) else None
+
+
+CHARTABLE_KINDS = (SCALAR, LIST, TABLE)
