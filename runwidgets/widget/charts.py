@@ -44,7 +44,7 @@ class LineChart:
             x=EMPTY, y=EMPTY, scales=scales, marker="cross", default_size=40, colors=["#d62728"], visible=False
         )
         self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, num_ticks=6)
-        self.y_axis = bq.Axis(scale=self.y_lin, orientation="vertical", label=y_label, tick_format=".3g", num_ticks=5)
+        self.y_axis = bq.Axis(scale=self.y_lin, side="left", label=y_label, tick_format=".3g", num_ticks=5)
         self.figure = bq.Figure(
             marks=[self.lines, self.bad],
             axes=[self.x_axis, self.y_axis],

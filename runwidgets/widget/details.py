@@ -121,9 +121,9 @@ class RunDetails:
     def widget(self) -> W.VBox:
         """The composed view (built, and first read, on first use)."""
         with self._lock:
+            if self._closed:
+                raise RuntimeError("this RunDetails was closed; make a new one")
             if self._root is None:
-                if self._closed:
-                    raise RuntimeError("this RunDetails was closed; make a new one")
                 self._build()
             return self._root
 

@@ -1,0 +1,361 @@
+"""RunDetails on the Python side, against a real store. Counts, never timings."""
+
+import json
+import math
+import sqlite3
+import threading
+import time
+
+import ipywidgets
+import numpy as np
+import pytest
+
+from runwidgets import RunDetails
+from runwidgets.widget import details as details_mod
+from runwidgets.widget.downsample import minmax_indices, minmax_indices_multi
+from runwidgets.widget.poller import POLLER
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Every message a widget sends to the browser: (widget, msg, buffers)."""
+    log = []
+    orig = ipywidgets.Widget._send
+
+    def record(self, msg, buffers=None):
+        log.append((self, msg, buffers or []))
+        return orig(self, msg, buffers)
+
+    monkeypatch.setattr(ipywidgets.Widget, "_send", record)
+    return log
+
+
+def wait_until(cond, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def poller_threads():
+    return [t for t in threading.enumerate() if t.name == "runwidgets-poller"]
+
+
+def test_chart_data_per_metric_kind(run, tmp_path):
+    for i in range(10):
+        run.log("loss", 1.0 / (i + 1), step=10 * i)
+    run.log_list("lst", [3, 1, 2])
+    for i in range(5):
+        run.log_row("curve", epoch=i, train=i * 0.1, val=i * 0.2, note="text")
+    run.log_table("single", {"v": [1, 2, 3]})
+    run.log("one", 0.5)
+    run.log("words", "a")
+    run.log("words", "b")
+    run.flush()
+    d = RunDetails(run)
+    d.widget
+    loss = d.chart("loss")
+    assert loss.lines.x.tolist() == [10.0 * i for i in range(10)]  # x = step
+    assert np.allclose(loss.lines.y, [1.0 / (i + 1) for i in range(10)])
+    assert d.chart("lst").lines.x.tolist() == [0, 1, 2] and d.chart("lst").x_axis.label == "index"
+    curve = d.chart("curve")
+    assert curve.x_axis.label == "epoch" and curve.lines.labels == ["train", "val"]  # text column left out
+    assert curve.lines.y.shape == (2, 5) and curve.lines.display_legend
+    assert d.chart("single").lines.x.tolist() == [0, 1, 2]
+    assert "one" not in d._charts and "words" not in d._charts
+    metrics = {k: v for s, k, v in d.header.props if s == "Metrics"}
+    assert metrics == {"one": "0.5", "words": "b"}
+    d.close()
+
+
+def test_nan_inf_are_markers_and_outside_autoscale(run):
+    for v in [1.0, 2.0, math.inf, 3.0, math.nan, -math.inf, 4.0]:
+        run.log("x", v)
+    run.flush()
+    d = RunDetails(run)
+    d.widget
+    c = d.chart("x")
+    assert np.isnan(c.lines.y[[2, 4, 5]]).all()  # gaps in the line
+    assert c.bad.visible and sorted(c.bad.x.tolist()) == [2.0, 4.0, 5.0]
+    assert 0.5 < c.y_lin.min < 1.0 and 4.0 < c.y_lin.max < 4.5  # finite range only
+    assert "3 NaN/inf" in c.note.value
+    c.log.value = True
+    assert c.y_axis.scale is c.y_log and c.lines.scales["y"] is c.y_log
+    c.smoothing.value = 0.9
+    assert c.lines.y[-1] != 4.0  # smoothed for display
+    assert run.get_metrics()["x"][-1] == 4.0  # the data is untouched
+    d.close()
+
+
+def test_downsampling_keeps_min_max_and_is_deterministic():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=100_003)
+    y[12345], y[99999] = 50.0, -50.0
+    idx = minmax_indices(y, 2000)
+    assert len(idx) <= 2000 and np.all(np.diff(idx) > 0)
+    assert 12345 in idx and 99999 in idx
+    assert np.array_equal(idx, minmax_indices(y.copy(), 2000))
+    # every bucket's extremes survive
+    k = -(-len(y) // 1000)
+    for b in range(0, len(y), k * 97):
+        seg = y[b : b + k]
+        assert b + int(seg.argmax()) in idx and b + int(seg.argmin()) in idx
+    assert len(minmax_indices(y[:1500])) == 1500
+    both = minmax_indices_multi([y, -y], 2000)
+    assert len(both) <= 2000 and 12345 in both
+
+
+def test_downsampled_chart_reports_n_of_n(run):
+    for i in range(10_000):
+        run.log("x", float(i % 97))
+    run.flush()
+    d = RunDetails(run)
+    d.widget
+    assert d.chart("x").drawn_points <= 2000
+    assert d.chart("x").note.value.startswith("2,000 of 10,000 points")
+    d.close()
+
+
+def test_idle_poll_changes_no_trait(run, sent):
+    run.log("x", 1.0)
+    run.log("x", 2.0)
+    run.flush()
+    d = RunDetails(run, refresh_interval=1000)
+    d.widget
+    sent.clear()
+    for _ in range(5):
+        assert d.poll() is True
+    assert sent == []  # nothing new: no message at all
+    run.log("x", 3.0)
+    run.flush()
+    d.poll()
+    assert sent and all(w in (d.chart("x").lines, d.chart("x").note, d.chart("x").y_lin, d.header) for w, _, _ in sent)
+    d.close()
+
+
+def test_points_travel_as_binary(run, sent):
+    for i in range(100):
+        run.log("x", float(i))
+    run.flush()
+    d = RunDetails(run, refresh_interval=1000)
+    d.widget
+    sent.clear()
+    for i in range(1000):
+        run.log("x", float(i))
+    run.flush()
+    d.poll()
+    line_msgs = [(m, b) for w, m, b in sent if w is d.chart("x").lines]
+    assert line_msgs and sum(len(b) for _, b in line_msgs) >= 2  # x and y as buffers
+    assert "1099" not in json.dumps([m for m, _ in line_msgs])  # no JSON list of floats
+    d.close()
+
+
+def test_polling_stops_after_terminal_run_and_thread_ends(exp):
+    base = len(poller_threads())
+    run = exp.start_logging()
+    run.log("x", 1.0)
+    d = RunDetails(run, refresh_interval=1)
+    d.widget
+    assert d.polling and len(poller_threads()) == 1
+    run.complete()
+    assert wait_until(lambda: not d.polling, 10)
+    assert d.header.run["status"] == "Completed"
+    assert wait_until(lambda: len(poller_threads()) == base, 5)
+    polls = d.polls
+    time.sleep(2.5)
+    assert d.polls == polls  # no polling after the end
+    d.close()
+
+
+def test_close_stops_polling(run):
+    d = RunDetails(run, refresh_interval=1)
+    d.widget
+    assert d.polling
+    d.close()
+    assert not d.polling
+    assert wait_until(lambda: not poller_threads(), 5)
+    with pytest.raises(RuntimeError, match="closed"):
+        d.widget  # noqa: B018
+
+
+def test_open_close_cycles_leak_no_thread(run):
+    before = threading.active_count()
+    for _ in range(100):
+        d = RunDetails(run, refresh_interval=1)
+        d.widget
+        d.close()
+    assert wait_until(lambda: threading.active_count() <= before, 5)
+    assert not poller_threads()
+
+
+def test_reconnecting_then_recovery(run, monkeypatch):
+    monkeypatch.setattr(details_mod.POLLER, "_wait", lambda key: 0.2)  # fast retries for the test
+    run.log("x", 1.0)
+    run.flush()
+    d = RunDetails(run, refresh_interval=1)
+    d.widget
+    store = d._source.store
+    real = store.read_since
+    broken = {"on": True}
+
+    def flaky(*a, **k):
+        if broken["on"]:
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(*a, **k)
+
+    monkeypatch.setattr(store, "read_since", flaky)
+    assert wait_until(lambda: d.header.connection.startswith("Reconnecting"), 10)
+    assert "unable to open database file" in d.header.connection
+    run.log("x", 2.0)
+    run.flush()
+    broken["on"] = False
+    assert wait_until(lambda: d.header.connection == "" and d.chart("x").lines.y.size == 2, 15)
+    d.close()
+
+
+def test_store_error_on_first_read_still_shows(run, monkeypatch):
+    d = RunDetails(run, refresh_interval=1000)
+    monkeypatch.setattr(d._source.store, "read_since", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
+    d.widget
+    assert "disk gone" in d.header.connection
+    d.close()
+
+
+def test_logs_tail_and_sync(run, sent):
+    path = run._store.log_path(run.id, "driver_log.txt")
+    with open(path, "w") as f:
+        f.write("first\n")
+    d = RunDetails(run, refresh_interval=1000)
+    d.widget
+    assert d.panels.log_names == ["logs/driver_log.txt"]
+    with open(path, "a") as f:
+        f.write("<script>window.__rw_xss=2</script>\n")
+    sent.clear()
+    d.poll()
+    msgs = [m["content"] for w, m, _ in sent if w is d.panels and m.get("method") == "custom"]
+    assert msgs == [
+        {"type": "log_append", "name": "logs/driver_log.txt", "text": "<script>window.__rw_xss=2</script>\n"}
+    ]
+    sent.clear()
+    d._on_msg(d.panels, {"type": "log_sync", "name": "logs/driver_log.txt"}, [])
+    (reset,) = [m for w, m, _ in sent if w is d.panels]
+    assert reset["content"]["text"] == "first\n<script>window.__rw_xss=2</script>\n"
+    d.close()
+
+
+def test_images_sent_as_bytes(run, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.plot([1, 2])
+    run.log_image("plot", plot=plt)
+    plt.close()
+    run.flush()
+    d = RunDetails(run)
+    d.widget
+    (img,) = d.panels.images
+    assert img["name"] == "plot" and img["mime"] == "image/png" and img["data"][:4] == b"\x89PNG"
+    d.close()
+
+
+def test_children_table_best_and_open(exp):
+    parent = exp.start_logging()
+    parent.add_properties({"primary_metric_config": json.dumps({"name": "acc", "goal": "MAXIMIZE"})})
+    for i, acc in enumerate([0.5, 0.9, 0.7]):
+        c = parent.child_run(f"c{i}")
+        c.add_properties({"hyperparameters": json.dumps({"--lr": 0.1 * (i + 1)})})
+        c.log("acc", acc - 0.1)
+        c.log("acc", acc)
+        c.complete()
+    d = RunDetails(parent)
+    d.widget
+    kids = d.panels.children
+    assert [r[1] for r in kids["rows"]] == ["c1", "c2", "c0"]  # best first
+    assert kids["best"] == kids["rows"][0][0] and kids["metric"] == "acc"
+    assert kids["rows"][0][5] == "--lr=0.2" and kids["rows"][0][6] == 0.9
+    assert d._child_chart is not None and d._child_chart.dots.y.tolist() == [0.5, 0.9, 0.7]
+    assert d._child_chart.lines.y.tolist() == [0.5, 0.9, 0.9]  # best so far
+    d._on_msg(d.panels, {"type": "open_child", "run_id": kids["best"]}, [])
+    assert d._child_details.run_id == kids["best"] and d.child_box.children
+    d._on_msg(d.panels, {"type": "open_child", "run_id": "not-a-child"}, [])
+    assert d._child_details.run_id == kids["best"]
+    parent.complete()
+    d.close()
+
+
+def test_thousand_children_paged(exp):
+    parent = exp.start_logging()
+    for i in range(1000):
+        exp.workspace.store.create_run(
+            details_mod.RunRecord(
+                f"kid{i}", exp.name, parent.id, f"kid{i}", "Completed", time.time(), ended=time.time()
+            )
+        )
+    d = RunDetails(parent)
+    d.widget
+    assert len(d.panels.children["rows"]) == 1000 and d.panels.children["page_size"] == 25
+    d.close()
+
+
+def test_repr_fallbacks_and_errors(run, monkeypatch):
+    d = RunDetails(run)
+    bundle = d._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert run.id in bundle["text/plain"] and "Running" in bundle["text/plain"]
+    assert "<a href=" in bundle["text/html"]
+    d.close()
+    with pytest.raises(ValueError, match="at least 1 second"):
+        RunDetails(run, refresh_interval=0.1)
+    with pytest.raises(TypeError, match="RunDetails needs"):
+        RunDetails("not a run")
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_sidecar(name, *a, **k):
+        if name == "sidecar":
+            raise ImportError("no sidecar")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_sidecar)
+    d = RunDetails(run)
+    with pytest.raises(ImportError, match="runwidgets\\[sidecar\\]"):
+        d.show(sidebar=True)
+    d.close()
+
+
+def test_no_secret_in_synced_traits(run, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-123")
+    d = RunDetails(run)
+    d.widget
+    state = json.dumps(
+        [d.header.get_state(), {k: v for k, v in d.panels.get_state().items() if k != "images"}], default=str
+    )
+    assert "tok-123" not in state
+    d.close()
+
+
+def test_metric_selection_and_chart_cap(run):
+    for name in ("a1", "a2", "b1"):
+        run.log(name, 1.0)
+        run.log(name, 2.0)
+    run.flush()
+    d = RunDetails(run, metrics=["a*"], max_charts=1)
+    d.widget
+    assert list(d._charts) == ["a1"] and "1 more metric" in d.charts_note.value
+    d.close()
+
+
+def test_poller_thread_serves_many_views(exp):
+    runs = [exp.start_logging() for _ in range(5)]
+    views = [RunDetails(r, refresh_interval=1) for r in runs]
+    for v in views:
+        v.widget
+    assert len(poller_threads()) == 1
+    for v in views:
+        v.close()
+    assert POLLER._queue == []
