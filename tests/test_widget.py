@@ -55,7 +55,7 @@ def test_chart_data_per_metric_kind(run, tmp_path):
     run.log("words", "b")
     run.flush()
     d = RunDetails(run)
-    d.widget
+    _ = d.widget
     loss = d.chart("loss")
     assert loss.lines.x.tolist() == [10.0 * i for i in range(10)]  # x = step
     assert np.allclose(loss.lines.y, [1.0 / (i + 1) for i in range(10)])
@@ -75,7 +75,7 @@ def test_nan_inf_are_markers_and_outside_autoscale(run):
         run.log("x", v)
     run.flush()
     d = RunDetails(run)
-    d.widget
+    _ = d.widget
     c = d.chart("x")
     assert np.isnan(c.lines.y[[2, 4, 5]]).all()  # gaps in the line
     assert c.bad.visible and sorted(c.bad.x.tolist()) == [2.0, 4.0, 5.0]
@@ -112,7 +112,7 @@ def test_downsampled_chart_reports_n_of_n(run):
         run.log("x", float(i % 97))
     run.flush()
     d = RunDetails(run)
-    d.widget
+    _ = d.widget
     assert d.chart("x").drawn_points <= 2000
     assert d.chart("x").note.value.startswith("2,000 of 10,000 points")
     d.close()
@@ -123,7 +123,7 @@ def test_idle_poll_changes_no_trait(run, sent):
     run.log("x", 2.0)
     run.flush()
     d = RunDetails(run, refresh_interval=1000)
-    d.widget
+    _ = d.widget
     sent.clear()
     for _ in range(5):
         assert d.poll() is True
@@ -140,7 +140,7 @@ def test_points_travel_as_binary(run, sent):
         run.log("x", float(i))
     run.flush()
     d = RunDetails(run, refresh_interval=1000)
-    d.widget
+    _ = d.widget
     sent.clear()
     for i in range(1000):
         run.log("x", float(i))
@@ -157,7 +157,7 @@ def test_polling_stops_after_terminal_run_and_thread_ends(exp):
     run = exp.start_logging()
     run.log("x", 1.0)
     d = RunDetails(run, refresh_interval=1)
-    d.widget
+    _ = d.widget
     assert d.polling and len(poller_threads()) == 1
     run.complete()
     assert wait_until(lambda: not d.polling, 10)
@@ -171,20 +171,20 @@ def test_polling_stops_after_terminal_run_and_thread_ends(exp):
 
 def test_close_stops_polling(run):
     d = RunDetails(run, refresh_interval=1)
-    d.widget
+    _ = d.widget
     assert d.polling
     d.close()
     assert not d.polling
     assert wait_until(lambda: not poller_threads(), 5)
     with pytest.raises(RuntimeError, match="closed"):
-        d.widget  # noqa: B018
+        _ = d.widget
 
 
 def test_open_close_cycles_leak_no_thread(run):
     before = threading.active_count()
     for _ in range(100):
         d = RunDetails(run, refresh_interval=1)
-        d.widget
+        _ = d.widget
         d.close()
     assert wait_until(lambda: threading.active_count() <= before, 5)
     assert not poller_threads()
@@ -195,7 +195,7 @@ def test_reconnecting_then_recovery(run, monkeypatch):
     run.log("x", 1.0)
     run.flush()
     d = RunDetails(run, refresh_interval=1)
-    d.widget
+    _ = d.widget
     store = d._source.store
     real = store.read_since
     broken = {"on": True}
@@ -218,7 +218,7 @@ def test_reconnecting_then_recovery(run, monkeypatch):
 def test_store_error_on_first_read_still_shows(run, monkeypatch):
     d = RunDetails(run, refresh_interval=1000)
     monkeypatch.setattr(d._source.store, "read_since", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
-    d.widget
+    _ = d.widget
     assert "disk gone" in d.header.connection
     d.close()
 
@@ -228,7 +228,7 @@ def test_logs_tail_and_sync(run, sent):
     with open(path, "w") as f:
         f.write("first\n")
     d = RunDetails(run, refresh_interval=1000)
-    d.widget
+    _ = d.widget
     assert d.panels.log_names == ["logs/driver_log.txt"]
     with open(path, "a") as f:
         f.write("<script>window.__rw_xss=2</script>\n")
@@ -256,7 +256,7 @@ def test_images_sent_as_bytes(run, tmp_path):
     plt.close()
     run.flush()
     d = RunDetails(run)
-    d.widget
+    _ = d.widget
     (img,) = d.panels.images
     assert img["name"] == "plot" and img["mime"] == "image/png" and img["data"][:4] == b"\x89PNG"
     d.close()
@@ -272,7 +272,7 @@ def test_children_table_best_and_open(exp):
         c.log("acc", acc)
         c.complete()
     d = RunDetails(parent)
-    d.widget
+    _ = d.widget
     kids = d.panels.children
     assert [r[1] for r in kids["rows"]] == ["c1", "c2", "c0"]  # best first
     assert kids["best"] == kids["rows"][0][0] and kids["metric"] == "acc"
@@ -296,7 +296,7 @@ def test_thousand_children_paged(exp):
             )
         )
     d = RunDetails(parent)
-    d.widget
+    _ = d.widget
     assert len(d.panels.children["rows"]) == 1000 and d.panels.children["page_size"] == 25
     d.close()
 
@@ -331,7 +331,7 @@ def test_repr_fallbacks_and_errors(run, monkeypatch):
 def test_no_secret_in_synced_traits(run, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-123")
     d = RunDetails(run)
-    d.widget
+    _ = d.widget
     state = json.dumps(
         [d.header.get_state(), {k: v for k, v in d.panels.get_state().items() if k != "images"}], default=str
     )
@@ -345,7 +345,7 @@ def test_metric_selection_and_chart_cap(run):
         run.log(name, 2.0)
     run.flush()
     d = RunDetails(run, metrics=["a*"], max_charts=1)
-    d.widget
+    _ = d.widget
     assert list(d._charts) == ["a1"] and "1 more metric" in d.charts_note.value
     d.close()
 
@@ -354,7 +354,7 @@ def test_poller_thread_serves_many_views(exp):
     runs = [exp.start_logging() for _ in range(5)]
     views = [RunDetails(r, refresh_interval=1) for r in runs]
     for v in views:
-        v.widget
+        _ = v.widget
     assert len(poller_threads()) == 1
     for v in views:
         v.close()
