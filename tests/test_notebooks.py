@@ -12,3 +12,50 @@ def test_logging_api_tour(tmp_path):
     text = outputs_text(nb)
     assert "Sigmoid" in text and "Y over X" in text
     assert (tmp_path / ".runwidgets" / "runwidgets.db").exists()
+
+
+LIVE_WRITER = """
+import sys, time
+from runwidgets import Workspace, Experiment
+run = Experiment(Workspace(sys.argv[1]), "live").start_logging()
+print(run.id, flush=True)
+for i in range(600):
+    run.log("x", float(i))
+    time.sleep(0.05)
+"""
+
+
+def test_view_grows_while_a_busy_cell_runs(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from nbtools import make_notebook
+
+    ws = tmp_path / "ws"
+    env = {**os.environ, "RUNWIDGETS_FLUSH_INTERVAL": "0.2"}
+    writer = subprocess.Popen([sys.executable, "-c", LIVE_WRITER, str(ws)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        run_id = writer.stdout.readline().strip()
+        nb = make_notebook(
+            [
+                "import os, time\nfrom runwidgets import Workspace, Experiment, Run, RunDetails\n"
+                f"run = Run(Experiment(Workspace({str(ws)!r}), 'live'), {run_id!r})\n"
+                "time.sleep(1.0)\n"
+                "details = RunDetails(run, refresh_interval=1)\ndetails.show()",
+                # a busy cell: the kernel's event loop is blocked the whole time
+                "sizes = []\nfor _ in range(10):\n    time.sleep(0.5)\n    sizes.append(len(details.chart('x').lines.x))\n"
+                "print('sizes', sizes)\nassert sizes[-1] > sizes[0] + 20, sizes\n"
+                "assert details.polling",
+                "details.close()\nassert not details.polling",
+            ]
+        )
+        out = execute(nb, cwd=tmp_path)
+        assert "sizes" in outputs_text(out)
+        widget_outputs = [
+            o for o in out.cells[0].outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+        ]
+        assert widget_outputs
+    finally:
+        writer.kill()
+        writer.wait()

@@ -49,7 +49,8 @@ class LineChart:
             marks=[self.lines, self.bad],
             axes=[self.x_axis, self.y_axis],
             title=title,
-            fig_margin={"top": 36, "bottom": 40, "left": 60, "right": 16},
+            fig_margin={"top": 44, "bottom": 40, "left": 60, "right": 16},
+            title_style={"font-size": "14px"},
             min_aspect_ratio=0.01,
             layout=W.Layout(width="100%", height="260px", min_width="220px"),
             legend_location="top-right",
@@ -137,6 +138,7 @@ class ChildMetricChart(LineChart):
             x=EMPTY, y=EMPTY, scales={"x": self.x_scale, "y": self.y_lin}, default_size=24, colors=["#1f77b4"]
         )
         self.figure.marks = [self.lines, self.dots, self.bad]
+        self.x_axis.tick_format = "d"  # child numbers are whole
         self.smoothing.layout.display = "none"
 
     def set_values(self, values: list[float | None]) -> None:
@@ -149,6 +151,9 @@ class ChildMetricChart(LineChart):
             best = np.where(np.isfinite(best), best, np.nan)
         with self.dots.hold_sync():
             self.dots.x, self.dots.y = x, y
+        ticks = x if len(x) <= 12 else np.unique(np.linspace(1, len(x), 8).round())
+        if not np.array_equal(np.asarray(self.x_axis.tick_values), ticks):
+            self.x_axis.tick_values = ticks
         self.set_data(x, [best], ["best so far"] if self.goal else [])
         self.lines.display_legend = False
 

@@ -143,13 +143,16 @@ class RunDetails:
         if not self._finished():
             POLLER.add(self, self.refresh_interval)
 
-    def show(self, sidebar: bool = False, anchor: str = "split-right", title: str | None = None) -> RunDetails:
-        """Display the view and return at once; ``sidebar=True`` opens it in a JupyterLab side panel."""
+    def show(self, sidebar: bool = False, anchor: str = "split-right", title: str | None = None) -> None:
+        """Display the view and return at once; ``sidebar=True`` opens it in a JupyterLab side panel.
+
+        Returns None (as Azure ML's did), so a cell ending in ``.show()`` shows the view once.
+        """
         from IPython.display import display
 
         if not sidebar:
             display(self)
-            return self
+            return
         try:
             from sidecar import Sidecar
         except ImportError:
@@ -159,7 +162,6 @@ class RunDetails:
         self._sidecar = Sidecar(title=title or f"Run {self.run_id}", anchor=anchor)
         with self._sidecar:
             display(self.widget)
-        return self
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         bundle = self.widget._repr_mimebundle_(**kwargs) or {}
