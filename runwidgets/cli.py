@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from datetime import datetime
 
 from .tracking import Experiment, Run, Workspace
@@ -118,34 +117,9 @@ def cmd_logs(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """A real run logged and summarised in the terminal."""
-    ws = Workspace(args.workspace or ".runwidgets-demo")
-    exp = Experiment(ws, "demo")
-    run = exp.start_logging(display_name="terminal demo")
-    print(f"logging a demo run into {ws.location}")
-    try:
-        from sklearn.datasets import load_digits
-        from sklearn.linear_model import SGDClassifier
-        from sklearn.model_selection import train_test_split
+    from .dashboard.demo import run_demo
 
-        x, y = load_digits(return_X_y=True)
-        xtr, xte, ytr, yte = train_test_split(x / 16.0, y, random_state=0)
-        clf = SGDClassifier(loss="log_loss", random_state=0)
-        for epoch in range(args.epochs):
-            clf.partial_fit(xtr, ytr, classes=list(range(10)))
-            acc = clf.score(xte, yte)
-            run.log("accuracy", acc, step=epoch)
-            run.log_row("accuracy by epoch", epoch=epoch, accuracy=acc)
-            print(f"epoch {epoch:3d}  accuracy {acc:.3f}")
-    except ImportError:
-        for epoch in range(args.epochs):
-            run.log("loss", 1.0 / (epoch + 1), step=epoch)
-            time.sleep(0.05)
-    run.complete()
-    args.run = run.id
-    args.workspace = str(ws.path)
-    print()
-    return cmd_show(args)
+    return run_demo(args)
 
 
 def cmd_dashboard(args) -> int:
@@ -156,24 +130,31 @@ def cmd_dashboard(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="runwidgets", description="Watch machine-learning runs.")
-    ap.add_argument("--workspace", "-w", help="workspace folder (default: found like Workspace.from_config())")
+    ws_help = "workspace folder (default: found like Workspace.from_config())"
+    ap.add_argument("--workspace", "-w", help=ws_help)
+    common = argparse.ArgumentParser(add_help=False)  # --workspace also after the command
+    common.add_argument("--workspace", "-w", default=argparse.SUPPRESS, help=ws_help)
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("ls", help="experiments and their runs")
+    p = sub.add_parser("ls", parents=[common], help="experiments and their runs")
     p.add_argument("experiment", nargs="?")
     p.add_argument("--limit", type=int, default=20, help="runs per experiment (newest)")
     p.set_defaults(fn=cmd_ls)
-    p = sub.add_parser("show", help="a run's summary and latest metric values")
+    p = sub.add_parser("show", parents=[common], help="a run's summary and latest metric values")
     p.add_argument("run")
     p.set_defaults(fn=cmd_show)
-    p = sub.add_parser("logs", help="a run's log; --follow streams it until the run ends")
+    p = sub.add_parser("logs", parents=[common], help="a run's log; --follow streams it until the run ends")
     p.add_argument("run")
     p.add_argument("--follow", "-f", action="store_true", help="stream new lines until the run ends")
     p.add_argument("--file", help="which log file (default: the script's output, driver_log.txt)")
     p.set_defaults(fn=cmd_logs)
-    p = sub.add_parser("demo", help="a real run, logged and shown")
-    p.add_argument("--epochs", type=int, default=20)
+    p = sub.add_parser("demo", parents=[common], help="a live sweep, watched in the dashboard")
+    p.add_argument("--epochs", type=int, default=30, help="epochs per child run")
+    p.add_argument("--pause", type=float, default=0.3, help="seconds between epochs")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--until-done", action="store_true", help="stop once the sweep is over (for CI)")
+    p.add_argument("--open", action="store_true", help="open the sweep's page in a browser")
     p.set_defaults(fn=cmd_demo)
-    p = sub.add_parser("dashboard", help="serve the runs' portal (Voila) on 127.0.0.1")
+    p = sub.add_parser("dashboard", parents=[common], help="serve the runs' portal (Voila) on 127.0.0.1")
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1 only)")
     p.add_argument("--no-browser", action="store_true")

@@ -59,3 +59,18 @@ def test_view_grows_while_a_busy_cell_runs(tmp_path):
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_example_notebooks(tmp_path):
+    import shutil
+
+    shutil.copytree(NOTEBOOKS / "scripts", tmp_path / "scripts")
+    env = {"QUICKSTART_EPOCHS": "5", "SWEEP_EPOCHS": "3", "MPLBACKEND": "Agg"}
+    for name in ("quickstart", "submit-and-sweep", "dashboard"):
+        nb = execute(NOTEBOOKS / f"{name}.ipynb", cwd=tmp_path, env=env, timeout=300)
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, (name, errors)
+    from runwidgets import Workspace
+
+    ws = Workspace(tmp_path / ".runwidgets")
+    assert {"quickstart", "digits"} <= set(ws.store.list_experiments())

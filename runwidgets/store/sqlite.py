@@ -494,6 +494,22 @@ class SqliteStore:
         )
         return self._chunks(rows)
 
+    def latest_values(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The last value of every scalar metric of each run, reading only each series' last chunk."""
+        out: dict[str, dict[str, Any]] = {r: {} for r in run_ids}
+        for i in range(0, len(run_ids), 500):
+            part = run_ids[i : i + 500]
+            rows = self._read(
+                "SELECT r.run_id, s.name, c.vtype, c.vals FROM runs r JOIN series s ON s.run = r.id"
+                " JOIN chunks c ON c.id = (SELECT max(id) FROM chunks WHERE series = s.id)"
+                f" WHERE s.kind = 'scalar' AND r.run_id IN ({','.join('?' * len(part))})",
+                tuple(part),
+            )
+            for run_id, name, vtype, vals in rows:
+                last = codec.decode_values(vtype, vals)[-1]
+                out[run_id][name] = last.item() if hasattr(last, "item") else last
+        return out
+
     # -- incremental reads -------------------------------------------------
     def read_since(
         self, run_ids: Iterable[str], cursor: Cursor | None = None, log_runs: Iterable[str] = ()

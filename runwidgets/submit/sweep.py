@@ -304,6 +304,8 @@ class SweepDriver:
             self.store.set_status_if(self.parent.id, (CANCEL_REQUESTED,), status=CANCELED, ended=time.time())
             return 0
         threading.Thread(target=self.beat, daemon=True).start()
+        rec = self.store.get_run(self.parent.id)
+        self.store.update_run(self.parent.id, details={**rec.details, "driver_pid": os.getpid()})
         pending = list(self.spec["parameter_sets"])
         limit = self.spec["max_concurrent_runs"]
         deadline = time.time() + 60 * float(self.spec.get("max_duration_minutes") or 10080)

@@ -1,0 +1,216 @@
+"""The runs' portal: experiments, a filterable runs table, a run's page and a compare view.
+
+It is plain widgets, so it shows in a notebook (``Dashboard(ws).show()``) as it
+does in Voila, where ``runwidgets dashboard`` serves it and the query string
+picks the page: ``?run=<id>`` a run, ``?experiment=<name>`` an experiment.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import ipywidgets as W
+
+from ..store.base import SCALAR
+from ..tracking.experiment import Experiment
+from ..tracking.run import Run
+from ..tracking.workspace import Workspace
+from ..widget.details import RunDetails
+from ..widget.poller import POLLER
+from .compare import CompareChart
+from .runs_table import RunsTable
+
+STATUSES = ["All", "Running", "Completed", "Failed", "Canceled", "Queued"]
+METRIC_COLUMNS = 6
+
+
+class Dashboard:
+    def __init__(
+        self, workspace: Workspace | None = None, query: str | None = None, refresh_interval: float | None = None
+    ) -> None:
+        self.ws = workspace or Workspace.from_config()
+        params = parse_qs((query if query is not None else os.environ.get("QUERY_STRING", "")).lstrip("?"))
+        self.run_id = (params.get("run") or [None])[0]
+        self.experiment = (params.get("experiment") or [None])[0]
+        self.refresh_interval = refresh_interval
+        self.details: RunDetails | None = None
+        self.compare: CompareChart | None = None
+        self._root: W.VBox | None = None
+        self._records: list = []
+        self._closed = False
+
+    # -- composition ------------------------------------------------------------
+    @property
+    def widget(self) -> W.VBox:
+        if self._root is None:
+            self._root = self._run_page() if self.run_id else self._home()
+            self._root.add_class("rw-dashboard")
+        return self._root
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _title(self, text: str, back: bool) -> W.HTML:
+        e = html.escape
+        link = f' · <a href="?experiment={quote(self.experiment or "")}">← all runs</a>' if back else ""
+        return W.HTML(
+            f"<div class='rw'><span class='rw-title'>runwidgets</span> "
+            f"<span class='rw-muted'>{e(text)} · {e(self.ws.location)}</span>{link}</div>"
+        )
+
+    def _run_page(self) -> W.VBox:
+        try:
+            rec = self.ws.store.get_run(self.run_id)
+        except KeyError:
+            return W.VBox(
+                [self._title("run page", True), W.HTML(f"<p>No run <code>{html.escape(self.run_id)}</code> here.</p>")]
+            )
+        self.experiment = rec.experiment
+        run = Run(Experiment(self.ws, rec.experiment), rec.run_id, _record=rec)
+        self.details = RunDetails(run, refresh_interval=self.refresh_interval)
+        return W.VBox([self._title(f"experiment {rec.experiment}", True), self.details.widget])
+
+    def _home(self) -> W.VBox:
+        names = self.ws.store.list_experiments()
+        counts = Counter(r.experiment for r in self.ws.store.find_runs(parent_id=None))
+        self.experiments = W.Select(
+            options=[(f"{n} ({counts.get(n, 0)} runs)", n) for n in names] or [("no experiments yet", "")],
+            value=self.experiment if self.experiment in names else (names[-1] if names else ""),
+            rows=min(8, max(2, len(names))),
+            description="experiment",
+            layout=W.Layout(width="360px"),
+        )
+        self.status = W.Dropdown(options=STATUSES, value="All", description="status", layout=W.Layout(width="220px"))
+        self.tag = W.Text(placeholder="tag or tag=value", description="tag", layout=W.Layout(width="260px"))
+        self.compare_button = W.Button(description="Compare selected", icon="line-chart", disabled=True)
+        self.table = RunsTable()
+        self.compare_box = W.VBox()
+        for w in (self.experiments, self.status):
+            w.observe(lambda _: self.refresh(), "value")
+        self.tag.observe(lambda _: self.refresh(), "value")
+        self.table.observe(self._on_select, "selected")
+        self.compare_button.on_click(lambda _: self._show_compare())
+        self.refresh()
+        POLLER.add(self, self.refresh_interval)
+        filters = W.HBox([self.status, self.tag, self.compare_button], layout=W.Layout(flex_flow="row wrap"))
+        return W.VBox([self._title("runs", False), self.experiments, filters, self.table, self.compare_box])
+
+    # -- the runs table -------------------------------------------------------------
+    def refresh(self) -> None:
+        exp = self.experiments.value
+        recs = list(reversed(self.ws.store.find_runs(experiment=exp, parent_id=None))) if exp else []
+        status = self.status.value
+        if status != "All":
+            recs = [r for r in recs if r.display_status == status]
+        want = self.tag.value.strip()
+        if want:
+            key, _, value = want.partition("=")
+            recs = [r for r in recs if key in r.tags and (not value or r.tags[key] == value)]
+        latest = self.ws.store.latest_values([r.run_id for r in recs])
+        numeric = Counter(
+            name
+            for vals in latest.values()
+            for name, v in vals.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        )
+        metrics = [n for n, _ in numeric.most_common(METRIC_COLUMNS)]
+        rows = []
+        for r in recs:
+            vals = {m: latest[r.run_id][m] for m in metrics if m in latest[r.run_id]}
+            vals = {m: (None if isinstance(v, float) and not math.isfinite(v) else v) for m, v in vals.items()}
+            if r.tags.get("best_primary_metric") and r.tags.get("primary_metric"):
+                vals[f"best {r.tags['primary_metric']}"] = _number(r.tags["best_primary_metric"])
+            rows.append(
+                {
+                    "id": r.run_id,
+                    "name": r.name,
+                    "status": r.display_status,
+                    "started": r.started,
+                    "ended": r.ended,
+                    "metrics": vals,
+                    "tags": r.tags,
+                }  # fmt: skip
+            )
+        extra = sorted({k for row in rows for k in row["metrics"] if k not in metrics})
+        self._records = recs
+        with self.table.hold_sync():
+            if self.table.metrics != metrics + extra:
+                self.table.metrics = metrics + extra
+            if self.table.rows != rows:
+                self.table.rows = rows
+
+    def poll(self) -> bool:
+        if self._closed:
+            return False
+        self.refresh()
+        return True
+
+    def poll_failed(self, error: BaseException, retry_in: float) -> None:
+        self.table.rows = []
+
+    def _on_select(self, change) -> None:
+        self.compare_button.disabled = len(change["new"]) < 1
+
+    # -- compare --------------------------------------------------------------------
+    def _show_compare(self) -> None:
+        ids = list(self.table.selected)
+        series: dict[str, dict[str, Any]] = {}
+        for rid in ids:
+            for ch in self.ws.store.read_series(rid):
+                if ch.key.kind == SCALAR and len(ch) > 1 and ch.values.dtype != object:
+                    series.setdefault(ch.key.name, {})[rid] = ch
+        if self.compare is None:
+            self.compare = CompareChart()
+            self.compare.metric.observe(lambda _: self._draw_compare(), "value")
+        self._compare_series = series
+        names = sorted(series, key=lambda n: (-len(series[n]), n))
+        self.compare.metric.options = names
+        self.compare_box.children = [self.compare.widget]
+        self._draw_compare()
+
+    def _draw_compare(self) -> None:
+        name = self.compare.metric.value
+        if not name:
+            self.compare.note.value = "the selected runs have no metric series to compare"
+            return
+        by_id = {r.run_id: r for r in self._records}
+        data = {}
+        for rid, ch in self._compare_series[name].items():
+            label = by_id[rid].name if rid in by_id else rid
+            data[label] = (ch.x(), ch.values.astype(float))
+        self.compare.show(name, data)
+
+    def close(self) -> None:
+        self._closed = True
+        POLLER.remove(self)
+        if self.details is not None:
+            self.details.close()
+        if self.compare is not None:
+            self.compare.close()
+        if self._root is not None:
+            self._root.close()
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def main() -> None:
+    """What the served notebook runs: the page the query string asks for."""
+    from IPython.display import display
+
+    interval = os.environ.get("RUNWIDGETS_DASHBOARD_REFRESH")
+    display(Dashboard(refresh_interval=float(interval) if interval else None).widget)

@@ -1,0 +1,16 @@
+"""The runs table of the dashboard: an anywidget view; which runs are ticked syncs back."""
+
+from __future__ import annotations
+
+import anywidget
+import traitlets as t
+
+from ..widget.views import STATIC
+
+
+class RunsTable(anywidget.AnyWidget):
+    _esm = STATIC / "runs_table.js"
+    _css = STATIC / "run_details.css"
+    rows = t.List().tag(sync=True)  # [{"id", "name", "status", "started", "ended", "metrics", "tags"}]
+    metrics = t.List().tag(sync=True)  # metric columns, in order
+    selected = t.List().tag(sync=True)  # run ids ticked in the browser
