@@ -175,6 +175,8 @@ class Dashboard:
         self._compare_series = series
         names = sorted(series, key=lambda n: (-len(series[n]), n))
         self.compare.metric.options = names
+        if names and self.compare.metric.value not in names:
+            self.compare.metric.value = names[0]
         self.compare_box.children = [self.compare.widget]
         self._draw_compare()
 

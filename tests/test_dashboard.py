@@ -1,0 +1,136 @@
+"""The dashboard server and `make demo`, without a browser."""
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from runwidgets import Experiment, Workspace
+from runwidgets.dashboard import Dashboard, server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def listeners(port: int) -> list[str]:
+    """Local addresses listening on ``port``, from /proc/net/tcp and tcp6."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, p = local.rsplit(":", 1)
+            if int(p, 16) == port and state == "0A":
+                out.append(addr)
+    return out
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and (text in cmd or cwd.startswith(text)):
+            found.append(f"{pid}: {cmd}")
+    return found
+
+
+def test_dashboard_binds_loopback_only(ws):
+    from tests.browser.harness import free_port
+
+    port = free_port()
+    proc, base = server.start(ws, port)
+    try:
+        assert base == f"http://127.0.0.1:{port}"
+        addrs = listeners(port)
+        assert addrs and all(a == "0100007F" for a in addrs), addrs  # 127.0.0.1, and no IPv6 or 0.0.0.0
+        html = urllib.request.urlopen(f"{base}/", timeout=120).read().decode()
+        assert "cdn.jsdelivr.net" not in html  # nothing from the internet
+        assert "cdnjs" not in html
+    finally:
+        server.stop(proc)
+    assert proc.poll() is not None
+
+
+def test_dashboard_home_and_run_page_as_widgets(ws):
+    exp = Experiment(ws, "exp-a")
+    a = exp.start_logging(display_name="alpha")
+    a.tag("team", "x")
+    for i in range(5):
+        a.log("loss", 1.0 / (i + 1))
+    a.complete()
+    b = exp.start_logging(display_name="beta")
+    b.tag("team", "y")
+    b.log("loss", 0.3)
+    b.fail("bad")
+    d = Dashboard(ws)
+    _ = d.widget
+    assert [r["name"] for r in d.table.rows] == ["beta", "alpha"]
+    assert d.table.metrics == ["loss"] and d.table.rows[1]["metrics"]["loss"] == 0.2
+    d.status.value = "Failed"
+    assert [r["name"] for r in d.table.rows] == ["beta"]
+    d.status.value = "All"
+    d.tag.value = "team=x"
+    assert [r["name"] for r in d.table.rows] == ["alpha"]
+    d.tag.value = "team"
+    assert len(d.table.rows) == 2
+    d.table.selected = [a.id, b.id]
+    d._show_compare()
+    assert d.compare.metric.value == "loss" and len(d.compare.figure.marks) == 1  # beta has one point only
+    d.close()
+    page = Dashboard(ws, query=f"run={a.id}")
+    _ = page.widget
+    assert page.details.run_id == a.id and page.details.header.run["status"] == "Completed"
+    page.close()
+    missing = Dashboard(ws, query="run=nope")
+    assert "No run" in missing.widget.children[1].value
+
+
+def test_make_demo_bounded(tmp_path):
+    from tests.browser.harness import free_port
+
+    ws = tmp_path / "demo-ws"
+    port = free_port()
+    args = f"--until-done --port {port} --workspace {ws} --epochs 3 --pause 0"
+    p = subprocess.run(
+        ["make", "--no-print-directory", "demo", f"DEMO_ARGS={args}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    out = p.stdout
+    assert f"dashboard  http://127.0.0.1:{port}/" in out
+    assert "the dashboard answered 200 for the sweep's page" in out
+    assert "every process the demo started has ended" in out
+    assert processes_mentioning(str(ws)) == []
+    w = Workspace(ws)
+    (sweep,) = w.store.find_runs(experiment="digits-sgd", parent_id=None)
+    assert sweep.status == "Completed" and sweep.tags["succeeded"] == "6"
+    kid = w.store.find_runs(parent_id=sweep.run_id)[0]
+    files = w.store.list_files(kid.run_id)
+    assert "outputs/model.pkl" in files and any(f.startswith("images/confusion_matrix") for f in files)
+
+
+@pytest.mark.parametrize("cmd", [["ls"], ["show"]])
+def test_terminal_helpers(ws, cmd):
+    run = Experiment(ws, "t").start_logging(display_name="term")
+    run.log("acc", 0.5)
+    run.log("acc", 0.75)
+    run.complete()
+    args = [sys.executable, "-m", "runwidgets.cli", "--workspace", str(ws.path), *cmd]
+    if cmd == ["show"]:
+        args.append(run.id)
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert run.id in p.stdout and "Completed" in p.stdout
+    if cmd == ["show"]:
+        assert "0.75  (last of 2)" in p.stdout and run.get_portal_url() in p.stdout
