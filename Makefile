@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 
 $(PY):
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 
+# pip's output goes to a log, shown only when the install fails
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test]'
+	@echo "installing runwidgets and its test dependencies into $(VENV) (log: $(VENV)/pip.log)"
+	$(PY) -m pip install -q -e '.[test]' > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	touch $(STAMP)
 
 browser:

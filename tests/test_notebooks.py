@@ -62,9 +62,6 @@ def test_view_grows_while_a_busy_cell_runs(tmp_path):
 
 
 def test_example_notebooks(tmp_path):
-    import shutil
-
-    shutil.copytree(NOTEBOOKS / "scripts", tmp_path / "scripts")
     env = {"QUICKSTART_EPOCHS": "5", "SWEEP_EPOCHS": "3", "MPLBACKEND": "Agg"}
     for name in ("quickstart", "submit-and-sweep", "dashboard"):
         nb = execute(NOTEBOOKS / f"{name}.ipynb", cwd=tmp_path, env=env, timeout=300)

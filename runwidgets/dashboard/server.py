@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .._process import stop_group
 from ..tracking.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -61,17 +61,8 @@ def start(
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """Stop the server and its kernels (its process group): terminate, then kill."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Stop the server and its kernels (its process group)."""
+    stop_group(proc, 10.0)
 
 
 def serve(args) -> int:

@@ -121,6 +121,7 @@ class SeriesChunk:
     walls: np.ndarray
     description: str = ""
     first_index: int = 0  # position of this chunk's first point in the whole series
+    replace: bool = False  # a sampled view of the whole series: replaces what a reader holds
 
     def __len__(self) -> int:
         return len(self.values)

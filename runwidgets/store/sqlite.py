@@ -34,11 +34,11 @@ from .base import (
     SeriesChunk,
     SeriesKey,
 )
+from .logs import LOG_FIRST_READ_BYTES, read_new_log_text  # noqa: F401 - re-exported for tests
 
 SCHEMA_VERSION = 1
 DB_NAME = "runwidgets.db"
 BUSY_TIMEOUT_MS = 60_000
-LOG_FIRST_READ_BYTES = 256 * 1024  # a reader joining late starts this far from a log's end
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -571,7 +571,7 @@ class SqliteStore:
 
         logs = None
         for run_id in log_runs:
-            for name, text, off in self._read_new_log_bytes(run_id, cursor.logs):
+            for name, text, off in read_new_log_text(self.run_dir(run_id) / "logs", run_id, cursor.logs):
                 if logs is None:
                     logs = changes["logs"] = dict(cursor.logs)
                 logs[(run_id, name)] = off
@@ -579,38 +579,6 @@ class SqliteStore:
                     delta.logs[(run_id, name)] = text
 
         return delta, (replace(cursor, **changes) if changes else cursor)
-
-    def _read_new_log_bytes(self, run_id: str, offsets: dict) -> list[tuple[str, str, int]]:
-        folder = self.run_dir(run_id) / "logs"
-        out = []
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            return out
-        for entry in entries:
-            if not entry.is_file():
-                continue
-            name = f"logs/{entry.name}"
-            off = offsets.get((run_id, name))
-            size = entry.stat().st_size
-            if off is not None and size <= off:
-                continue
-            if off is None:
-                off = max(0, size - LOG_FIRST_READ_BYTES)
-            with open(entry.path, "rb") as f:
-                f.seek(off)
-                data = f.read(size - off)
-            if off and offsets.get((run_id, name)) is None:
-                # Joined late: drop the partial first line.
-                cut = data.find(b"\n")
-                off, data = off + cut + 1, data[cut + 1 :]
-            end = data.rfind(b"\n")
-            if end < 0 and len(data) < 65536:
-                out.append((name, "", off))  # wait for the line to finish
-                continue
-            take = data if end < 0 else data[: end + 1]
-            out.append((name, take.decode("utf-8", errors="replace"), off + len(take)))
-        return sorted(out)
 
     # -- files -------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:

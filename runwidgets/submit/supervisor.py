@@ -20,6 +20,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from .._process import exit_on_signal, stop_group
 from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, HEARTBEAT_INTERVAL, LIVE, RUNNING, STARTING
 from ..tracking.run import DRIVER_LOG
 from ..tracking.workspace import Workspace
@@ -151,16 +152,7 @@ class Supervisor:
         return None
 
     def stop(self, proc: subprocess.Popen) -> None:
-        for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                proc.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        stop_group(proc, GRACE_SECONDS)
 
     def tee(self, proc: subprocess.Popen, log_path: str) -> None:
         with open(log_path, "ab", buffering=0) as log:
@@ -200,10 +192,6 @@ class Supervisor:
         self.store.update_run(self.run_id, details={**rec.details, **values})
 
 
-def _exit_on_signal(signum, frame) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
@@ -212,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     ws = Workspace(argv[0], tracking_uri=os.environ.get("RUNWIDGETS_TRACKING_URI"))
     sup = Supervisor(ws, argv[1])
     # SIGTERM to the supervisor itself (a machine shutting down): record it; the script dies with us.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGTERM, exit_on_signal)
     try:
         return sup.run()
     except BaseException as e:

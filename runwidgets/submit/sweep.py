@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+from .._process import exit_on_signal
 from ..store.base import (
     CANCEL_REQUESTED,
     CANCELED,
@@ -37,7 +38,6 @@ from ..tracking.run import SUPERVISOR_LOG, Run
 from ..tracking.workspace import Workspace
 from .config import ScriptRunConfig, snapshot, snapshot_dir, start_supervisor
 from .sampling import ParameterSampling, as_arguments
-from .supervisor import _exit_on_signal
 
 POLL_SECONDS = 0.3
 
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ws = Workspace(argv[0], tracking_uri=os.environ.get("RUNWIDGETS_TRACKING_URI"))
     driver = SweepDriver(ws, argv[1])
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGTERM, exit_on_signal)
     try:
         return driver.run()
     except BaseException as e:

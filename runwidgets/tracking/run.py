@@ -97,8 +97,8 @@ class Run:
             tags={k: check.tag_value(k, v) for k, v in (tags or {}).items()},
             details=details or {},
         )
-        experiment.workspace.store.create_run(rec)
-        run = cls(experiment, run_id, _record=rec)
+        rec = experiment.workspace.store.create_run(rec)  # a store may assign its own id (MLflow does)
+        run = cls(experiment, rec.run_id, _record=rec)
         run._kinds = {}  # new: nothing logged yet
         run._beats = run._closes_at_exit = live
         return run
@@ -602,7 +602,10 @@ class Run:
         return self._record.name
 
     def get_portal_url(self) -> str:
-        """The run's page in the dashboard (``runwidgets dashboard``)."""
+        """The run's page: in the dashboard (``runwidgets dashboard``), or the MLflow UI for an MLflow store."""
+        store_page = getattr(self._store, "portal_url", None)
+        if store_page is not None:
+            return store_page(self.id)
         return f"{self.experiment.workspace.portal_url}/?run={quote(self.id, safe='')}"
 
     def get_logging_handler(self, level: int = logging.INFO) -> logging.Handler:

@@ -47,24 +47,41 @@ class RunSource:
     portal_url: Callable[[str], str]
 
 
-def source_of(run: Any) -> RunSource:
-    """Accept our Run (or anything with the same reading surface)."""
+def source_of(run: Any, tracking_uri: str | None = None) -> RunSource:
+    """Our Run, an ``mlflow.entities.Run``, or an MLflow run id with ``tracking_uri``."""
     store = getattr(run, "_store", None)
     if store is not None and hasattr(run, "id") and hasattr(run, "get_portal_url"):
-        base = run.experiment.workspace.portal_url
-        from urllib.parse import quote
+        page = getattr(store, "portal_url", None)
+        if page is None:
+            base = run.experiment.workspace.portal_url
+            from urllib.parse import quote
 
-        return RunSource(store, run.id, lambda rid: f"{base}/?run={quote(rid, safe='')}")
+            page = lambda rid: f"{base}/?run={quote(rid, safe='')}"  # noqa: E731
+        return RunSource(store, run.id, page)
     adapt = getattr(run, "_run_source", None)
     if adapt is not None:
         return adapt()
-    try:  # an MLflow run (mlflow.entities.Run)
-        from ..store.mlflow import source_for_mlflow_run
+    if type(run).__module__.startswith("mlflow.") or (isinstance(run, str) and tracking_uri):
+        return _mlflow_source(run, tracking_uri)
+    hint = " (an MLflow run id also needs tracking_uri=...)" if isinstance(run, str) else ""
+    raise TypeError(f"RunDetails needs a runwidgets Run or an MLflow run, got {type(run).__name__}{hint}")
 
-        return source_for_mlflow_run(run)
-    except (ImportError, TypeError):
-        pass
-    raise TypeError(f"RunDetails needs a runwidgets Run (or an MLflow run), got {type(run).__name__}")
+
+def _mlflow_source(run: Any, tracking_uri: str | None) -> RunSource:
+    import os
+    from pathlib import Path
+
+    try:
+        import mlflow
+    except ImportError:
+        raise ImportError("showing MLflow runs needs mlflow: pip install 'runwidgets[mlflow]'") from None
+    from ..store.mlflow import MlflowStore
+
+    run_id = run if isinstance(run, str) else run.info.run_id
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    store = MlflowStore(uri, staging=Path(os.environ.get("RUNWIDGETS_WORKSPACE", ".runwidgets")))
+    store.get_run(run_id)  # an unknown id fails here, clearly
+    return RunSource(store, run_id, store.portal_url)
 
 
 def _fmt(v: Any) -> str:
@@ -82,6 +99,7 @@ class RunDetails:
 
     ``refresh_interval`` (seconds, at least 1) replaces the default 10 to 15 s.
     ``metrics`` picks which metrics get charts (names or glob patterns).
+    ``run`` may also be an ``mlflow.entities.Run``, or an MLflow run id with ``tracking_uri``.
     """
 
     def __init__(
@@ -90,8 +108,9 @@ class RunDetails:
         refresh_interval: float | None = None,
         metrics: list[str] | str | None = None,
         max_charts: int = 24,
+        tracking_uri: str | None = None,
     ) -> None:
-        self._source = source_of(run)
+        self._source = source_of(run, tracking_uri)
         if refresh_interval is not None:
             if not isinstance(refresh_interval, (int, float)) or isinstance(refresh_interval, bool):
                 raise TypeError(f"refresh_interval must be a number of seconds, got {refresh_interval!r}")

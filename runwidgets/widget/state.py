@@ -74,7 +74,7 @@ class RunState:
         changed = set()
         for ch in delta.series:
             s = self.series.get(ch.key)
-            if s is None:
+            if s is None or ch.replace:
                 s = self.series[ch.key] = Series(ch.key, ch.description)
             x = (
                 ch.x()

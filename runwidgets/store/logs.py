@@ -1,0 +1,40 @@
+"""Reading a run's log files past an offset, whole lines at a time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+LOG_FIRST_READ_BYTES = 256 * 1024  # a reader joining late starts this far from a log's end
+MAX_PARTIAL = 65536  # a line longer than this is passed on unfinished
+
+
+def read_new_log_text(folder: Path, run_id: str, offsets) -> list[tuple[str, str, int]]:
+    """(``logs/<file>``, new text, new offset) for each file in ``folder`` that grew past its offset."""
+    out = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return out
+    for entry in entries:
+        if not entry.is_file():
+            continue
+        name = f"logs/{entry.name}"
+        known = offsets.get((run_id, name))
+        size = entry.stat().st_size
+        if known is not None and size <= known:
+            continue
+        off = known if known is not None else max(0, size - LOG_FIRST_READ_BYTES)
+        with open(entry.path, "rb") as f:
+            f.seek(off)
+            data = f.read(size - off)
+        if off and known is None:  # joined late: drop the partial first line
+            cut = data.find(b"\n")
+            off, data = off + cut + 1, data[cut + 1 :]
+        end = data.rfind(b"\n")
+        if end < 0 and len(data) < MAX_PARTIAL:
+            out.append((name, "", off))  # wait for the line to finish
+            continue
+        take = data if end < 0 else data[: end + 1]
+        out.append((name, take.decode("utf-8", errors="replace"), off + len(take)))
+    return sorted(out)

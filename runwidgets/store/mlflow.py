@@ -1,0 +1,546 @@
+"""An MLflow tracking server (or ``sqlite:///`` URI) as the run store.
+
+How our model maps onto MLflow's:
+
+- experiments and runs are MLflow's; a run's id is MLflow's run id; a child
+  run carries ``mlflow.parentRunId``, so the MLflow UI nests it;
+- properties are params (MLflow refuses to change a param: so do we);
+- numeric points are metrics, written with ``log_batch`` (at most 1,000 a call);
+  a ``log_list`` is a metric whose step is the index, a table column is the
+  metric ``<table>/<column>``; string values and images keep their latest
+  value in a ``runwidgets.text.*`` / ``runwidgets.image.*`` tag (MLflow has
+  no string metrics), the image file itself is an artifact;
+- our status, kind, details, error and heartbeat live in ``runwidgets.*``
+  tags; the MLflow status follows (RUNNING, FINISHED, FAILED, KILLED), and a
+  run logged with plain ``mlflow`` is read from its MLflow status;
+- files are artifacts; logs are written to a local staging folder (the
+  workspace) and uploaded when the run ends.
+
+MLflow has no change feed, so an incremental read asks for each watched run
+(its latest metric values and timestamps), fetches history only for metrics
+whose latest point moved, and for a long series asks for a sampled history
+through the server's bulk-interval endpoint instead of every point.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from .base import (
+    CANCELED,
+    COMPLETED,
+    FAILED,
+    IMAGE,
+    LIST,
+    QUEUED,
+    RUNNING,
+    SCALAR,
+    TABLE,
+    Cursor,
+    Delta,
+    RunRecord,
+    SeriesChunk,
+    SeriesKey,
+)
+from .logs import read_new_log_text
+
+TAG = "runwidgets."
+PARENT = "mlflow.parentRunId"
+RUN_NAME = "mlflow.runName"
+TAG_LIMIT = 8000  # MLflow's longest tag value
+BATCH = 1000  # MLflow's most metrics per log_batch
+BATCH_TAGS = 100
+SAMPLE_ABOVE = 20_000  # a changed series longer than this is fetched sampled, not whole
+SAMPLE_POINTS = 2000
+_OUR_STATUS = {"RUNNING": RUNNING, "SCHEDULED": QUEUED, "FINISHED": COMPLETED, "FAILED": FAILED, "KILLED": CANCELED}
+_ML_STATUS = {COMPLETED: "FINISHED", FAILED: "FAILED", CANCELED: "KILLED"}
+_KEY_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-. /")
+
+
+class RunNotFound(KeyError):
+    def __str__(self) -> str:
+        return f"no run with id {self.args[0]!r} at this tracking URI"
+
+
+def public_uri(uri: str) -> str:
+    """The URI without credentials: for links, reprs and log lines."""
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=host))
+    return uri
+
+
+def metric_key(name: str, column: str | None = None) -> str:
+    """An MLflow-safe metric key: characters MLflow refuses become '_'."""
+    key = name if column is None else f"{name}/{column}"
+    return "".join(c if c in _KEY_OK else "_" for c in key)[:250]
+
+
+def _ms(t: float | None) -> int | None:
+    return None if t is None else int(t * 1000)
+
+
+class MlflowStore:
+    def __init__(self, tracking_uri: str, staging: str | os.PathLike) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.root = Path(staging)
+        self._exp_ids: dict[str, str] = {}
+        self._next_index: dict[tuple[str, str], int] = {}
+        self._kinds: dict[str, dict] = {}
+
+    # -- experiments -----------------------------------------------------------
+    def _exp_id(self, name: str) -> str:
+        eid = self._exp_ids.get(name)
+        if eid is None:
+            exp = self.client.get_experiment_by_name(name)
+            eid = exp.experiment_id if exp is not None else self.client.create_experiment(name)
+            self._exp_ids[name] = eid
+        return eid
+
+    def create_experiment(self, name: str) -> None:
+        self._exp_id(name)
+
+    def list_experiments(self) -> list[str]:
+        exps = self.client.search_experiments()
+        return [e.name for e in sorted(exps, key=lambda e: e.creation_time or 0)]
+
+    # -- runs --------------------------------------------------------------------
+    def create_run(self, record: RunRecord) -> RunRecord:
+        tags = {
+            **record.tags,
+            f"{TAG}status": record.status,
+            f"{TAG}kind": record.kind,
+            f"{TAG}heartbeat": repr(record.heartbeat or record.created),
+        }
+        if record.started:
+            tags[f"{TAG}started"] = repr(record.started)
+        tags.update(self._details_tags(record.details))
+        if record.parent_id:
+            tags[PARENT] = record.parent_id
+        run = self.client.create_run(
+            self._exp_id(record.experiment), start_time=_ms(record.created), tags=tags, run_name=record.name
+        )
+        rid = run.info.run_id
+        if record.properties:
+            self.add_properties(rid, record.properties)
+        name = record.name if record.name != record.run_id else rid
+        if name != run.info.run_name:
+            self.client.set_tag(rid, RUN_NAME, name)
+        return replace(record, run_id=rid, name=name)
+
+    def _details_tags(self, details: dict) -> dict[str, str]:
+        text = json.dumps(details)
+        return {f"{TAG}details": text} if len(text) <= TAG_LIMIT else {f"{TAG}details": "{}", f"{TAG}details_big": "1"}
+
+    def _record(self, run) -> RunRecord:
+        info, data = run.info, run.data
+        t = data.tags
+        status = t.get(f"{TAG}status") or _OUR_STATUS.get(info.status, info.status)
+        if info.status in ("FINISHED", "FAILED", "KILLED") and status not in (COMPLETED, FAILED, CANCELED):
+            status = _OUR_STATUS[info.status]  # ended outside our SDK (mlflow.end_run, a crash handler)
+        created = (info.start_time or 0) / 1000
+        started = float(t[f"{TAG}started"]) if f"{TAG}started" in t else created
+        beat = t.get(f"{TAG}heartbeat")
+        details = json.loads(t.get(f"{TAG}details", "{}"))
+        error = json.loads(t[f"{TAG}error"]) if f"{TAG}error" in t else None
+        return RunRecord(
+            run_id=info.run_id,
+            experiment=self._exp_name(info.experiment_id),
+            parent_id=t.get(PARENT),
+            name=info.run_name or t.get(RUN_NAME) or info.run_id,
+            status=status,
+            created=created,
+            started=started,
+            ended=(info.end_time / 1000) if info.end_time else None,
+            # a plain-mlflow run has no heartbeat: never call it lost
+            heartbeat=float(beat) if beat else (time.time() if status == RUNNING else None),
+            kind=t.get(f"{TAG}kind", "run"),
+            tags={k: v for k, v in t.items() if not k.startswith(("mlflow.", TAG))},
+            properties=dict(data.params),
+            error=error,
+            details=details,
+        )
+
+    def _exp_name(self, exp_id: str) -> str:
+        for name, eid in self._exp_ids.items():
+            if eid == exp_id:
+                return name
+        name = self.client.get_experiment(exp_id).name
+        self._exp_ids[name] = exp_id
+        return name
+
+    def _get(self, run_id: str):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException as e:
+            if "RESOURCE_DOES_NOT_EXIST" in str(getattr(e, "error_code", "")) or "not found" in str(e).lower():
+                raise RunNotFound(run_id) from None
+            raise
+
+    def get_run(self, run_id: str) -> RunRecord:
+        return self._record(self._get(run_id))
+
+    def _search(self, exp_ids: list[str], filter_string: str = "") -> list:
+        out, token = [], None
+        while True:
+            page = self.client.search_runs(exp_ids, filter_string, max_results=1000, page_token=token)
+            out += list(page)
+            token = page.token
+            if not token:
+                return out
+
+    def find_runs(self, experiment=None, parent_id: Any = ..., tags=None, properties=None, status=None) -> list[RunRecord]:
+        if experiment is not None:
+            exp = self.client.get_experiment_by_name(experiment)
+            if exp is None:
+                return []
+            exp_ids = [exp.experiment_id]
+        else:
+            exp_ids = [e.experiment_id for e in self.client.search_experiments()]
+        filt = f"tags.`{PARENT}` = '{parent_id}'" if isinstance(parent_id, str) else ""
+        recs = [self._record(r) for r in self._search(exp_ids, filt)]
+        if parent_id is None:
+            recs = [r for r in recs if r.parent_id is None]
+        for k, v in (tags or {}).items():
+            recs = [r for r in recs if k in r.tags and (v is None or r.tags[k] == v)]
+        for k, v in (properties or {}).items():
+            recs = [r for r in recs if r.properties.get(k) == v]
+        if status is not None:
+            recs = [r for r in recs if r.status == status]
+        return sorted(recs, key=lambda r: (r.created, r.run_id))
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        tags = {}
+        if "status" in fields:
+            tags[f"{TAG}status"] = fields["status"]
+        if fields.get("started") is not None:
+            tags[f"{TAG}started"] = repr(fields["started"])
+        if fields.get("heartbeat") is not None:
+            tags[f"{TAG}heartbeat"] = repr(fields["heartbeat"])
+        if fields.get("error") is not None:
+            tags[f"{TAG}error"] = json.dumps(fields["error"])[:TAG_LIMIT]
+        if "details" in fields:
+            tags.update(self._details_tags(fields["details"]))
+        if "name" in fields:
+            tags[RUN_NAME] = fields["name"]
+        self._set_tags(run_id, tags)
+        status = fields.get("status")
+        if status in _ML_STATUS:
+            self.upload_logs(run_id)
+            self.client.set_terminated(run_id, status=_ML_STATUS[status], end_time=_ms(fields.get("ended") or time.time()))
+
+    def set_status_if(self, run_id: str, allowed_from: Iterable[str], **fields: Any) -> bool:
+        # MLflow has no compare-and-set: a race between two writers is possible, and rare
+        if self.get_run(run_id).status not in tuple(allowed_from):
+            return False
+        self.update_run(run_id, **fields)
+        return True
+
+    def _set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)[:TAG_LIMIT]) for k, v in tags.items()]
+        for i in range(0, len(items), BATCH_TAGS):
+            self.client.log_batch(run_id, tags=items[i : i + BATCH_TAGS])
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self._set_tags(run_id, tags)
+
+    def remove_tags(self, run_id: str, keys: Iterable[str]) -> None:
+        present = self._get(run_id).data.tags
+        for k in keys:
+            if k in present:
+                self.client.delete_tag(run_id, k)
+
+    def add_properties(self, run_id: str, properties: dict[str, str]) -> None:
+        from mlflow.entities import Param
+
+        have = self._get(run_id).data.params
+        for k, v in properties.items():
+            if k in have and have[k] != v:
+                raise ValueError(
+                    f"property {k!r} is already {have[k]!r}; properties cannot change once set (use tags for values that change)"
+                )
+        new = [Param(k, v) for k, v in properties.items() if k not in have]
+        for i in range(0, len(new), BATCH_TAGS):
+            self.client.log_batch(run_id, params=new[i : i + BATCH_TAGS])
+
+    def heartbeat(self, run_ids: Iterable[str], when: float) -> None:
+        for rid in run_ids:
+            self.client.set_tag(rid, f"{TAG}heartbeat", repr(when))
+
+    # -- metrics -------------------------------------------------------------------
+    def _kinds_of(self, run_id: str, tags: dict | None = None) -> dict:
+        if run_id not in self._kinds:
+            t = tags if tags is not None else self._get(run_id).data.tags
+            self._kinds[run_id] = json.loads(t.get(f"{TAG}kinds", "{}"))
+        return self._kinds[run_id]
+
+    def write_points(self, run_id: str, batches: list[tuple], descriptions: dict | None = None) -> None:
+        from mlflow.entities import Metric
+
+        kinds = self._kinds_of(run_id)
+        before = json.dumps(kinds, sort_keys=True)
+        metrics, tags = [], {}
+        for key, values, steps, walls in batches:
+            kind, name, col = (SCALAR, key, None) if type(key) is str else key
+            mkey = metric_key(name, col)
+            entry = kinds.setdefault(name, {"kind": kind, "keys": {}})
+            entry["keys"].setdefault(mkey, col)
+            for v, s, w in zip(values, steps, walls):
+                if kind == IMAGE:
+                    tags[f"{TAG}image.{mkey}"] = v
+                    continue
+                if isinstance(v, str):
+                    tags[f"{TAG}text.{mkey}"] = v
+                    continue
+                if s is None:
+                    s = self._index(run_id, mkey)
+                metrics.append(Metric(mkey, float(v), int(w * 1000), int(s)))
+        if json.dumps(kinds, sort_keys=True) != before:
+            tags[f"{TAG}kinds"] = json.dumps(kinds)
+        for i in range(0, len(metrics), BATCH):
+            self.client.log_batch(run_id, metrics=metrics[i : i + BATCH])
+        if tags:
+            self._set_tags(run_id, tags)
+
+    def _index(self, run_id: str, mkey: str) -> int:
+        k = (run_id, mkey)
+        if k not in self._next_index:  # continue after what is there (another process may have logged)
+            self._next_index[k] = len(self.client.get_metric_history(run_id, mkey))
+        i = self._next_index[k]
+        self._next_index[k] = i + 1
+        return i
+
+    def _key_of(self, run_id: str, mkey: str, kinds: dict) -> SeriesKey:
+        for name, entry in kinds.items():
+            if mkey in entry["keys"]:
+                return SeriesKey(run_id, name, entry["kind"], entry["keys"][mkey])
+        return SeriesKey(run_id, mkey, SCALAR, None)  # a metric logged with plain mlflow
+
+    @staticmethod
+    def _chunk(key: SeriesKey, history: list, first_index: int = 0, replace_all: bool = False) -> SeriesChunk:
+        hist = sorted(history, key=lambda m: (m.timestamp, m.step)) if not replace_all else history
+        values = np.array([m.value for m in hist], dtype=np.float64)
+        steps = None if key.kind in (LIST, TABLE) else np.array([m.step for m in hist], dtype=np.float64)
+        walls = np.array([m.timestamp / 1000 for m in hist], dtype=np.float64)
+        return SeriesChunk(key, values, steps, walls, "", first_index, replace=replace_all)
+
+    def _text_chunks(self, run_id: str, tags: dict, kinds: dict) -> list[SeriesChunk]:
+        out = []
+        for t, v in tags.items():
+            for prefix in (f"{TAG}text.", f"{TAG}image."):
+                if t.startswith(prefix):
+                    key = self._key_of(run_id, t[len(prefix) :], kinds)
+                    arr = np.empty(1, dtype=object)
+                    arr[0] = v
+                    out.append(SeriesChunk(key, arr, None, np.array([time.time()]), ""))
+        return out
+
+    def read_series(self, run_id: str, name: str | None = None) -> list[SeriesChunk]:
+        run = self._get(run_id)
+        kinds = self._kinds_of(run_id, run.data.tags)
+        out = []
+        for mkey in run.data.metrics:
+            key = self._key_of(run_id, mkey, kinds)
+            if name is None or key.name == name:
+                out.append(self._chunk(key, self.client.get_metric_history(run_id, mkey)))
+        out += [c for c in self._text_chunks(run_id, run.data.tags, kinds) if name is None or c.key.name == name]
+        return out
+
+    def latest_values(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        out = {}
+        for rid in run_ids:
+            run = self._get(rid)
+            kinds = self._kinds_of(rid, run.data.tags)
+            out[rid] = {
+                self._key_of(rid, k, kinds).name: v
+                for k, v in run.data.metrics.items()
+                if self._key_of(rid, k, kinds).kind == SCALAR
+            }
+        return out
+
+    # -- incremental reads ------------------------------------------------------------
+    def read_since(self, run_ids: Iterable[str], cursor: Cursor | None = None, log_runs: Iterable[str] = ()):
+        """Compare each watched run (and child) with what the cursor saw; fetch only what moved."""
+        cursor = cursor or Cursor()
+        watched = list(run_ids)
+        seen_runs: dict = dict(cursor.extra.get("runs", {}))
+        latest: dict = dict(cursor.extra.get("latest", {}))
+        counts = dict(cursor.counts)
+        delta = Delta()
+        runs = [self._get(r) for r in watched]
+        exp_ids = sorted({r.info.experiment_id for r in runs})
+        for parent in watched:
+            runs += self._search(exp_ids, f"tags.`{PARENT}` = '{parent}'")
+        children = set(cursor.children)
+        changed = False
+        for run in runs:
+            rec = self._record(run)
+            sig = (rec.status, rec.name, rec.ended, json.dumps(rec.tags, sort_keys=True),
+                   json.dumps(rec.properties, sort_keys=True), json.dumps(rec.error), run.data.tags.get(f"{TAG}heartbeat"))  # fmt: skip
+            if seen_runs.get(rec.run_id) != sig:
+                seen_runs[rec.run_id] = sig
+                delta.runs[rec.run_id] = rec
+                changed = True
+            if rec.parent_id in watched:
+                children.add(rec.run_id)
+            kinds = self._kinds[rec.run_id] = json.loads(run.data.tags.get(f"{TAG}kinds", "{}"))
+            for m in getattr(run.data, "_metric_objs", []):
+                mark = (m.timestamp, m.step, m.value)
+                lk = f"{rec.run_id}\x1f{m.key}"
+                if latest.get(lk) == mark:
+                    continue
+                latest[lk] = mark
+                changed = True
+                key = self._key_of(rec.run_id, m.key, kinds)
+                have = counts.get(key, 0)
+                history = self.client.get_metric_history(rec.run_id, m.key)
+                if len(history) > SAMPLE_ABOVE:
+                    sampled = self._sampled(rec.run_id, m.key)
+                    if sampled is not None:
+                        delta.series.append(self._chunk(key, sampled, 0, replace_all=True))
+                        counts[key] = len(history)
+                        continue
+                new = sorted(history, key=lambda x: (x.timestamp, x.step))[have:]
+                if new:
+                    delta.series.append(self._chunk(key, new, have))
+                    counts[key] = have + len(new)
+            for ch in self._text_chunks(rec.run_id, run.data.tags, kinds):
+                lk = f"{rec.run_id}\x1f{ch.key.name}\x1ftext"
+                if latest.get(lk) != ch.values[0]:
+                    latest[lk] = ch.values[0]
+                    counts[ch.key] = counts.get(ch.key, 0) + 1
+                    ch.first_index = counts[ch.key] - 1
+                    delta.series.append(ch)
+                    changed = True
+        logs = dict(cursor.logs)
+        for rid in log_runs:
+            for name, text, off in read_new_log_text(self.root / "runs" / rid / "logs", rid, logs):
+                logs[(rid, name)] = off
+                if text:
+                    delta.logs[(rid, name)] = text
+                    changed = True
+        if not changed and logs == dict(cursor.logs):
+            return delta, cursor
+        extra = {**cursor.extra, "runs": seen_runs, "latest": latest}
+        return delta, replace(cursor, counts=counts, children=frozenset(children), logs=logs, extra=extra)
+
+    def _sampled(self, run_id: str, mkey: str) -> list | None:
+        """A sampled history from the server's bulk-interval endpoint (None where there is none)."""
+        if not self.tracking_uri.startswith(("http://", "https://")):
+            return None
+        from mlflow.entities import Metric
+        from mlflow.utils.rest_utils import http_request
+
+        try:
+            from mlflow.tracking._tracking_service.utils import _get_default_host_creds
+
+            resp = http_request(
+                _get_default_host_creds(self.tracking_uri),
+                "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+                "GET",
+                params={"run_ids": run_id, "metric_key": mkey, "max_results": SAMPLE_POINTS},
+            )
+            resp.raise_for_status()
+            rows = resp.json().get("metrics", [])
+        except Exception:
+            return None
+        return [Metric(mkey, float(r.get("value", math.nan)), int(r["timestamp"]), int(r.get("step", 0))) for r in rows]
+
+    # -- files -------------------------------------------------------------------------
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+    def put_file(self, run_id: str, name: str, source: Any) -> None:
+        folder, base = os.path.split(name)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / base
+            if hasattr(source, "read"):
+                with open(local, "wb") as f:
+                    shutil.copyfileobj(source, f)
+            else:
+                shutil.copyfile(source, local)
+            self.client.log_artifact(run_id, str(local), artifact_path=folder or None)
+
+    def list_files(self, run_id: str) -> list[str]:
+        out, stack = [], [None]
+        while stack:
+            path = stack.pop()
+            for f in self.client.list_artifacts(run_id, path):
+                (stack.append(f.path) if f.is_dir else out.append(f.path))
+        local = self.run_dir(run_id) / "logs"
+        if local.is_dir():
+            out += [f"logs/{p.name}" for p in local.iterdir() if p.is_file()]
+        return sorted(set(out))
+
+    def get_file(self, run_id: str, name: str, dest: str) -> str:
+        local = self.run_dir(run_id) / name
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        if local.is_file():
+            shutil.copyfile(local, dest)
+            return str(dest)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                got = self.client.download_artifacts(run_id, name, tmp)
+            except Exception as e:
+                raise FileNotFoundError(f"run {run_id} has no file {name!r}") from e
+            shutil.copyfile(got, dest)
+        return str(dest)
+
+    def read_file(self, run_id: str, name: str, limit: int | None = None) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.get_file(run_id, name, os.path.join(tmp, "f"))
+            with open(path, "rb") as f:
+                return f.read(limit if limit is not None else -1)
+
+    def file_path(self, run_id: str, name: str) -> Path:
+        """A local path for the file: the staging copy of a log, else a downloaded copy."""
+        local = self.run_dir(run_id) / name
+        if not local.is_file():
+            self.get_file(run_id, name, str(local))
+        return local
+
+    def log_path(self, run_id: str, name: str) -> str:
+        p = self.run_dir(run_id) / "logs" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return str(p)
+
+    def upload_logs(self, run_id: str) -> None:
+        """Copy the run's local log files to its artifacts (done when the run ends)."""
+        folder = self.run_dir(run_id) / "logs"
+        if folder.is_dir():
+            for p in folder.iterdir():
+                if p.is_file():
+                    self.client.log_artifact(run_id, str(p), artifact_path="logs")
+
+    def portal_url(self, run_id: str, experiment_id: str | None = None) -> str:
+        """The run's page in the MLflow UI (an empty string where there is no UI: a file or sqlite URI)."""
+        if not self.tracking_uri.startswith(("http://", "https://")):
+            return ""
+        if experiment_id is None:
+            experiment_id = self._get(run_id).info.experiment_id
+        return f"{public_uri(self.tracking_uri).rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def close(self) -> None:
+        pass

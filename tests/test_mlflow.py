@@ -1,0 +1,212 @@
+"""MLflow as the store: our SDK writing there, plain mlflow runs read back, RunDetails on both."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("mlflow")
+
+from mlflow_server import MlflowServer, quick_failing_client_env  # noqa: E402
+
+from runwidgets import Experiment, Run, RunDetails, Workspace  # noqa: E402
+from runwidgets.widget import details as details_mod  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from tests.browser.harness import free_port
+
+    srv = MlflowServer(tmp_path_factory.mktemp("mlflow"), free_port())
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def fast_failures(monkeypatch):
+    for k, v in quick_failing_client_env().items():
+        monkeypatch.setenv(k, v)
+
+
+@pytest.fixture
+def mws(server, tmp_path):
+    return Workspace(tmp_path / "ws", tracking_uri=server.url)
+
+
+def wait_until(cond, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sdk_writes_to_the_mlflow_server(mws, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    exp = Experiment(mws, "sdk-on-mlflow")
+    run = exp.start_logging(display_name="sdk run")
+    for i in range(5):
+        run.log("loss", 1.0 / (i + 1))
+    run.log("acc", 0.5, step=10)
+    run.log("acc", math.nan, step=11)
+    run.log_list("fib", [0, 1, 1, 2])
+    run.log_row("curve", x=1, y=2.0)
+    run.log_row("curve", x=2, y=4.0)
+    run.log("note", "hello")
+    run.tag("team", "a")
+    run.add_properties({"lr": "0.1"})
+    with pytest.raises(ValueError, match="cannot change"):
+        run.add_properties({"lr": "0.2"})
+    (tmp_path / "f.txt").write_text("artifact")
+    run.upload_file("outputs/f.txt", str(tmp_path / "f.txt"))
+    with run.child_run("kid") as kid:
+        kid.log("k", 1.0)
+    run.complete()
+
+    client = MlflowClient(mws.get_mlflow_tracking_uri())
+    ml = client.get_run(run.id)
+    assert ml.info.status == "FINISHED" and ml.info.run_name == "sdk run"
+    assert [m.value for m in client.get_metric_history(run.id, "loss")] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
+    assert ml.data.params == {"lr": "0.1"} and ml.data.tags["team"] == "a"
+    assert client.get_run(kid.id).data.tags["mlflow.parentRunId"] == run.id
+    assert "outputs/f.txt" in run.get_file_names()
+
+    again = Run(exp, run.id)
+    m = again.get_metrics()
+    assert m["loss"] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
+    assert m["acc"][0] == 0.5 and math.isnan(m["acc"][1])
+    assert m["fib"] == [0, 1, 1, 2] and m["curve"] == {"x": [1.0, 2.0], "y": [2.0, 4.0]} and m["note"] == "hello"
+    assert again.get_status() == "Completed" and [c.id for c in again.get_children()] == [kid.id]
+    assert again.get_portal_url() == f"{mws.tracking_uri}/#/experiments/{ml.info.experiment_id}/runs/{run.id}"
+    view = RunDetails(again)
+    _ = view.widget
+    assert view.chart("loss").lines.y.size == 5 and view.panels.children["rows"][0][0] == kid.id
+    view.close()
+
+
+def test_plain_mlflow_runs_in_run_details(mws):
+    import mlflow
+
+    mlflow.set_tracking_uri(mws.get_mlflow_tracking_uri())
+    mlflow.set_experiment("plain")
+    with mlflow.start_run(run_name="parent") as parent:
+        for i in range(6):
+            mlflow.log_metric("loss", 1.0 / (i + 1), step=i)
+        mlflow.log_param("lr", 0.1)
+        with mlflow.start_run(run_name="child", nested=True) as child:
+            mlflow.log_metric("acc", 0.9)
+    view = RunDetails(mlflow.get_run(parent.info.run_id))
+    _ = view.widget
+    assert view.header.run["status"] == "Completed" and view.header.run["name"] == "parent"
+    assert view.chart("loss").lines.y.size == 6 and view.chart("loss").lines.x.tolist() == [0, 1, 2, 3, 4, 5]
+    assert [r[0] for r in view.panels.children["rows"]] == [child.info.run_id]
+    assert ["Properties", "lr", "0.1"] in view.header.props
+    assert view.header.run["portal_url"].endswith(f"/runs/{parent.info.run_id}")
+    view.close()
+
+
+LIVE = """
+import sys, time, mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("live")
+with mlflow.start_run() as r:
+    print(r.info.run_id, flush=True)
+    for i in range(400):
+        mlflow.log_metric("x", float(i), step=i)
+        time.sleep(0.05)
+"""
+
+
+def test_a_run_logged_elsewhere_shows_live(server, monkeypatch):
+    p = subprocess.Popen([sys.executable, "-c", LIVE, server.url], stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = p.stdout.readline().strip()
+        view = RunDetails(run_id, tracking_uri=server.url, refresh_interval=1)
+        _ = view.widget
+        assert wait_until(lambda: "x" in view._charts, 20)
+        first = view.chart("x").lines.y.size
+        assert wait_until(lambda: view.chart("x").lines.y.size > first + 5, 30)
+        assert view.header.run["status"] == "Running"
+        view.close()
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_server_stop_gives_reconnecting_then_recovery(tmp_path, monkeypatch):
+    from tests.browser.harness import free_port
+
+    import mlflow
+
+    srv = MlflowServer(tmp_path, free_port())
+    srv.start()
+    try:
+        mlflow.set_tracking_uri(srv.url)
+        mlflow.set_experiment("flaky")
+        with mlflow.start_run() as r:
+            mlflow.log_metric("x", 1.0, step=0)
+            mlflow.log_metric("x", 2.0, step=1)
+        monkeypatch.setattr(details_mod.POLLER, "_wait", lambda key: 0.3)
+        view = RunDetails(r.info.run_id, tracking_uri=srv.url, refresh_interval=1)
+        _ = view.widget
+        srv.stop()
+        assert wait_until(lambda: view.header.connection.startswith("Reconnecting"), 60)
+        srv.start()
+        assert wait_until(lambda: view.header.connection == "", 60)
+        assert view.chart("x").lines.y.size == 2
+        view.close()
+    finally:
+        srv.stop()
+
+
+def test_sqlite_tracking_uri_without_a_server(tmp_path):
+    ws = Workspace(tmp_path / "ws", tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
+    run = Experiment(ws, "local-mlflow").start_logging()
+    for i in range(3):
+        run.log("x", float(i))
+    run.complete()
+    assert Run(Experiment(ws, "local-mlflow"), run.id).get_metrics() == {"x": [0.0, 1.0, 2.0]}
+    assert run.get_portal_url() == ""  # no UI behind a sqlite URI
+    view = RunDetails(run)
+    _ = view.widget
+    assert view.chart("x").lines.y.size == 3 and view.header.run["portal_url"] == ""
+    view.close()
+
+
+def test_credentials_never_leak(server, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-s3cret")
+    uri = server.url.replace("http://", "http://alice:pa55word@")
+    ws = Workspace(tmp_path / "ws", tracking_uri=uri)
+    assert "pa55word" not in repr(ws) and "pa55word" not in ws.location
+    logger = logging.getLogger("runwidgets")
+    logger.propagate = True
+    try:
+        with caplog.at_level(logging.DEBUG, logger="runwidgets"):
+            run = Experiment(ws, "secret").start_logging()
+            run.log("x", 1.0)
+            run.log("x", 2.0)
+            run.complete()
+            view = RunDetails(run)
+            _ = view.widget
+    finally:
+        logger.propagate = False
+    state = json.dumps([view.header.get_state(), view.panels.get_state()], default=str)
+    for secret in ("tok-s3cret", "pa55word"):
+        assert secret not in state and secret not in caplog.text and secret not in repr(run)
+        assert secret not in run.get_portal_url() and secret not in view._repr_mimebundle_()["text/html"]
+    view.close()
+
+
+def test_workspace_gives_the_tracking_uri(mws, tmp_path):
+    assert mws.get_mlflow_tracking_uri() == mws.tracking_uri
+    with pytest.raises(ValueError, match="tracking_uri"):
+        Workspace(tmp_path / "local").get_mlflow_tracking_uri()
