@@ -145,18 +145,17 @@ def test_a_run_logged_elsewhere_shows_live(server, monkeypatch):
 def test_server_stop_gives_reconnecting_then_recovery(tmp_path, monkeypatch):
     from tests.browser.harness import free_port
 
-    import mlflow
-
     srv = MlflowServer(tmp_path, free_port())
     srv.start()
     try:
-        mlflow.set_tracking_uri(srv.url)
-        mlflow.set_experiment("flaky")
-        with mlflow.start_run() as r:
-            mlflow.log_metric("x", 1.0, step=0)
-            mlflow.log_metric("x", 2.0, step=1)
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(srv.url)
+        run_id = client.create_run(client.create_experiment("flaky")).info.run_id  # stays RUNNING: still polled
+        client.log_metric(run_id, "x", 1.0, step=0)
+        client.log_metric(run_id, "x", 2.0, step=1)
         monkeypatch.setattr(details_mod.POLLER, "_wait", lambda key: 0.3)
-        view = RunDetails(r.info.run_id, tracking_uri=srv.url, refresh_interval=1)
+        view = RunDetails(run_id, tracking_uri=srv.url, refresh_interval=1)
         _ = view.widget
         srv.stop()
         assert wait_until(lambda: view.header.connection.startswith("Reconnecting"), 60)
@@ -210,3 +209,27 @@ def test_workspace_gives_the_tracking_uri(mws, tmp_path):
     assert mws.get_mlflow_tracking_uri() == mws.tracking_uri
     with pytest.raises(ValueError, match="tracking_uri"):
         Workspace(tmp_path / "local").get_mlflow_tracking_uri()
+
+
+def test_submitted_script_on_mlflow(mws, tmp_path, capsys):
+    from mlflow.tracking import MlflowClient
+
+    from runwidgets import ScriptRunConfig
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(
+        "import os\nfrom runwidgets import Run\nrun = Run.get_context()\n"
+        "for i in range(5):\n    run.log('loss', 1.0 / (i + 1))\n    print('epoch', i, flush=True)\n"
+        "os.makedirs('outputs', exist_ok=True)\nopen('outputs/model.txt', 'w').write('m')\n"
+    )
+    run = Experiment(mws, "submitted").submit(ScriptRunConfig(str(src), "train.py"))
+    details = run.wait_for_completion(show_output=True)
+    assert details["status"] == "Completed" and "epoch 4" in capsys.readouterr().out
+    assert run.get_metrics()["loss"] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
+    arts = run.get_file_names()
+    assert "outputs/model.txt" in arts and "logs/driver_log.txt" in arts
+    client = MlflowClient(mws.tracking_uri)
+    assert client.get_run(run.id).info.status == "FINISHED"
+    uploaded = [f.path for f in client.list_artifacts(run.id, "logs")]
+    assert "logs/driver_log.txt" in uploaded  # the log reached the server, not only this machine

@@ -209,7 +209,9 @@ class MlflowStore:
             if not token:
                 return out
 
-    def find_runs(self, experiment=None, parent_id: Any = ..., tags=None, properties=None, status=None) -> list[RunRecord]:
+    def find_runs(
+        self, experiment=None, parent_id: Any = ..., tags=None, properties=None, status=None
+    ) -> list[RunRecord]:
         if experiment is not None:
             exp = self.client.get_experiment_by_name(experiment)
             if exp is None:
@@ -247,7 +249,9 @@ class MlflowStore:
         status = fields.get("status")
         if status in _ML_STATUS:
             self.upload_logs(run_id)
-            self.client.set_terminated(run_id, status=_ML_STATUS[status], end_time=_ms(fields.get("ended") or time.time()))
+            self.client.set_terminated(
+                run_id, status=_ML_STATUS[status], end_time=_ms(fields.get("ended") or time.time())
+            )
 
     def set_status_if(self, run_id: str, allowed_from: Iterable[str], **fields: Any) -> bool:
         # MLflow has no compare-and-set: a race between two writers is possible, and rare
@@ -517,7 +521,7 @@ class MlflowStore:
     def file_path(self, run_id: str, name: str) -> Path:
         """A local path for the file: the staging copy of a log, else a downloaded copy."""
         local = self.run_dir(run_id) / name
-        if not local.is_file():
+        if not local.is_file() and not name.startswith("logs/"):  # logs are written here first
             self.get_file(run_id, name, str(local))
         return local
 
