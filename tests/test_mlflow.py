@@ -233,3 +233,35 @@ def test_submitted_script_on_mlflow(mws, tmp_path, capsys):
     assert client.get_run(run.id).info.status == "FINISHED"
     uploaded = [f.path for f in client.list_artifacts(run.id, "logs")]
     assert "logs/driver_log.txt" in uploaded  # the log reached the server, not only this machine
+
+
+def test_long_mlflow_series_is_fetched_sampled(server, monkeypatch):
+    import sqlite3
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from runwidgets.store import mlflow as mlstore
+
+    mlflow.set_tracking_uri(server.url)
+    mlflow.set_experiment("long")
+    with mlflow.start_run() as r:
+        mlflow.log_metric("loss", 1.0, step=0)
+    n = mlstore.SAMPLE_ABOVE + 5000
+    con = sqlite3.connect(server.base / "mlflow.db")  # the server's own table: fast to fill
+    con.executemany(
+        "INSERT INTO metrics(key, value, timestamp, run_uuid, step, is_nan) VALUES(?,?,?,?,?,0)",
+        (("loss", 1.0 / (i + 1), 1_000 + i, r.info.run_id, i) for i in range(1, n)),
+    )
+    con.execute("UPDATE latest_metrics SET step=? WHERE run_uuid=?", (n - 1, r.info.run_id))
+    con.commit()
+    con.close()
+    full_reads = []
+    real = MlflowClient.get_metric_history
+    monkeypatch.setattr(MlflowClient, "get_metric_history", lambda self, *a: full_reads.append(a) or real(self, *a))
+    view = RunDetails(r.info.run_id, tracking_uri=server.url)
+    _ = view.widget
+    assert full_reads == []  # never the whole history
+    assert view.chart("loss").drawn_points <= mlstore.SAMPLE_POINTS
+    assert view.chart("loss").note.value.startswith(f"{view.chart('loss').drawn_points:,} of {n:,} points")
+    view.close()

@@ -122,6 +122,7 @@ class SeriesChunk:
     description: str = ""
     first_index: int = 0  # position of this chunk's first point in the whole series
     replace: bool = False  # a sampled view of the whole series: replaces what a reader holds
+    total: int | None = None  # with replace: how many points the whole series has
 
     def __len__(self) -> int:
         return len(self.values)

@@ -343,12 +343,14 @@ class MlflowStore:
         return SeriesKey(run_id, mkey, SCALAR, None)  # a metric logged with plain mlflow
 
     @staticmethod
-    def _chunk(key: SeriesKey, history: list, first_index: int = 0, replace_all: bool = False) -> SeriesChunk:
+    def _chunk(
+        key: SeriesKey, history: list, first_index: int = 0, replace_all: bool = False, total: int | None = None
+    ) -> SeriesChunk:
         hist = sorted(history, key=lambda m: (m.timestamp, m.step)) if not replace_all else history
         values = np.array([m.value for m in hist], dtype=np.float64)
         steps = None if key.kind in (LIST, TABLE) else np.array([m.step for m in hist], dtype=np.float64)
         walls = np.array([m.timestamp / 1000 for m in hist], dtype=np.float64)
-        return SeriesChunk(key, values, steps, walls, "", first_index, replace=replace_all)
+        return SeriesChunk(key, values, steps, walls, "", first_index, replace=replace_all, total=total)
 
     def _text_chunks(self, run_id: str, tags: dict, kinds: dict) -> list[SeriesChunk]:
         out = []
@@ -419,13 +421,13 @@ class MlflowStore:
                 changed = True
                 key = self._key_of(rec.run_id, m.key, kinds)
                 have = counts.get(key, 0)
-                history = self.client.get_metric_history(rec.run_id, m.key)
-                if len(history) > SAMPLE_ABOVE:
+                if max(m.step + 1, have) > SAMPLE_ABOVE:  # long: a sampled view of it all, not every point
                     sampled = self._sampled(rec.run_id, m.key)
                     if sampled is not None:
-                        delta.series.append(self._chunk(key, sampled, 0, replace_all=True))
-                        counts[key] = len(history)
+                        delta.series.append(self._chunk(key, sampled, 0, replace_all=True, total=m.step + 1))
+                        counts[key] = m.step + 1
                         continue
+                history = self.client.get_metric_history(rec.run_id, m.key)
                 new = sorted(history, key=lambda x: (x.timestamp, x.step))[have:]
                 if new:
                     delta.series.append(self._chunk(key, new, have))
@@ -458,10 +460,10 @@ class MlflowStore:
         from mlflow.utils.rest_utils import http_request
 
         try:
-            from mlflow.tracking._tracking_service.utils import _get_default_host_creds
+            from mlflow.utils.credentials import get_default_host_creds  # MLflow's own credential lookup
 
             resp = http_request(
-                _get_default_host_creds(self.tracking_uri),
+                get_default_host_creds(self.tracking_uri),
                 "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
                 "GET",
                 params={"run_ids": run_id, "metric_key": mkey, "max_results": SAMPLE_POINTS},

@@ -71,10 +71,13 @@ class LineChart:
         self._x = EMPTY
         self._ys: list[np.ndarray] = []
         self._labels: list[str] = []
+        self._total: int | None = None
 
-    def set_data(self, x: np.ndarray, ys: list[np.ndarray], labels: list[str] | None = None) -> None:
-        """Full data of the metric; what is drawn is derived from it."""
-        self._x, self._ys, self._labels = x, ys, labels or []
+    def set_data(
+        self, x: np.ndarray, ys: list[np.ndarray], labels: list[str] | None = None, total: int | None = None
+    ) -> None:
+        """Data of the metric (``total``: the series' length when ``x`` is a store's sample of it)."""
+        self._x, self._ys, self._labels, self._total = x, ys, labels or [], total
         self.redraw()
 
     def redraw(self) -> None:
@@ -112,7 +115,8 @@ class LineChart:
             elif len(bad_idx):
                 self.bad.x, self.bad.y, self.bad.visible = x[bad_idx], np.zeros(len(bad_idx)), True
             n_bad = int(len(np.unique(np.concatenate(bad)))) if bad else 0
-            parts = [f"{len(idx):,} of {n:,} points" if len(idx) < n else f"{n:,} points"]
+            whole = self._total or n
+            parts = [f"{len(idx):,} of {whole:,} points" if len(idx) < whole else f"{n:,} points"]
             if n_bad:
                 parts.append(f"{n_bad:,} NaN/inf (×)")
             self.note.value = " · ".join(parts)

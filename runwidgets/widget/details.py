@@ -320,7 +320,7 @@ class RunDetails:
                     continue
                 chart = self._charts[name] = LineChart(name, x_label=data[3])
                 created = True
-            chart.set_data(data[0], data[1], data[2])
+            chart.set_data(data[0], data[1], data[2], total=groups[name][0].total)
         chartable = [n for n, g in groups.items() if self._wanted(n) and self._chart_data(g, check_only=True)]
         if created:
             self.charts_box.children = [c.widget for c in self._charts.values()]

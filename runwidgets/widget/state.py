@@ -18,6 +18,7 @@ class Series:
         self._y = np.empty(64)
         self._obj: list | None = None  # values when some are not numbers
         self.last = None
+        self.total: int | None = None  # points in the whole series, when a store sent a sample
 
     def extend(self, x: np.ndarray, values: np.ndarray) -> None:
         k = len(values)
@@ -76,6 +77,7 @@ class RunState:
             s = self.series.get(ch.key)
             if s is None or ch.replace:
                 s = self.series[ch.key] = Series(ch.key, ch.description)
+                s.total = ch.total
             x = (
                 ch.x()
                 if ch.key.kind == SCALAR
