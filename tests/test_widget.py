@@ -211,8 +211,10 @@ def test_reconnecting_then_recovery(run, monkeypatch):
     run.log("x", 2.0)
     run.flush()
     broken["on"] = False
-    assert wait_until(lambda: d.header.connection == "" and d.chart("x").lines.y.size == 2, 15)
-    d.close()
+    try:
+        assert wait_until(lambda: d.header.connection == "" and "x" in d._charts and d.chart("x").lines.y.size == 2, 15)
+    finally:
+        d.close()
 
 
 def test_store_error_on_first_read_still_shows(run, monkeypatch):
@@ -358,4 +360,4 @@ def test_poller_thread_serves_many_views(exp):
     assert len(poller_threads()) == 1
     for v in views:
         v.close()
-    assert POLLER._queue == []
+    assert not [e for e in POLLER._queue if e[2] in views]
