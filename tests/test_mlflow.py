@@ -7,13 +7,13 @@ import logging
 import math
 import subprocess
 import sys
-import time
 
 import pytest
 
 pytest.importorskip("mlflow")
 
 from mlflow_server import MlflowServer, quick_failing_client_env  # noqa: E402
+from waiting import wait_until  # noqa: E402
 
 from runwidgets import Experiment, Run, RunDetails, Workspace  # noqa: E402
 from runwidgets.widget import details as details_mod  # noqa: E402
@@ -38,15 +38,6 @@ def fast_failures(monkeypatch):
 @pytest.fixture
 def mws(server, tmp_path):
     return Workspace(tmp_path / "ws", tracking_uri=server.url)
-
-
-def wait_until(cond, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_sdk_writes_to_the_mlflow_server(mws, tmp_path):

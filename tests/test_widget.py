@@ -9,6 +9,7 @@ import time
 import ipywidgets
 import numpy as np
 import pytest
+from waiting import wait_until
 
 from runwidgets import RunDetails
 from runwidgets.widget import details as details_mod
@@ -28,15 +29,6 @@ def sent(monkeypatch):
 
     monkeypatch.setattr(ipywidgets.Widget, "_send", record)
     return log
-
-
-def wait_until(cond, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def poller_threads():
