@@ -29,7 +29,6 @@ LIVE = frozenset({STARTING, RUNNING, CANCEL_REQUESTED})
 
 # Metric kinds. A "table" metric is stored as one series per column.
 SCALAR, LIST, TABLE, IMAGE = "scalar", "list", "table", "image"
-KINDS = (SCALAR, LIST, TABLE, IMAGE)
 
 # A live run's writer refreshes its heartbeat this often; a reader calls a run
 # "lost" when the heartbeat is older than the timeout (both in seconds).

@@ -113,7 +113,6 @@ class SqliteStore:
         self._init_schema()
         self._r = self._connect()
         self._run_ids: dict[str, int] = {}
-        self._run_names: dict[int, str] = {}
         self._series: dict[tuple[int, str, str], int] = {}  # writer: (run, name, col) -> series id
         self._series_meta: dict[int, tuple[SeriesKey, str]] = {}  # reader: id -> key, description
         self._series_seen = 0
@@ -205,7 +204,6 @@ class SqliteStore:
             if not rows:
                 raise RunNotFound(run_id)
             rid = self._run_ids[run_id] = rows[0][0]
-            self._run_names[rid] = run_id
         return rid
 
     def create_run(self, record: RunRecord) -> RunRecord:
@@ -271,7 +269,6 @@ class SqliteStore:
         out = []
         for rid, run_id, exp, parent, name, kind, status, created, started, ended, hb, err, det in rows:
             self._run_ids[run_id] = rid
-            self._run_names[rid] = run_id
             out.append(
                 RunRecord(
                     run_id=run_id,

@@ -62,12 +62,12 @@ class Flusher:
             self._wake.clear()
             self.flush_all()
 
-    def flush_all(self, final: bool = False) -> None:
+    def flush_all(self) -> None:
         with self._lock:
             runs = list(self._runs)
         for run in runs:
             try:
-                run._flush(final=final)
+                run._flush()
             except Exception:  # keep the thread alive; the points stay buffered for the next try
                 log.exception("runwidgets: could not write %s's metrics; will retry", run.id)
         now = time.time()
@@ -87,7 +87,7 @@ class Flusher:
         """Flush every run; complete (or fail, after an uncaught exception) runs left open."""
         if self._pid != os.getpid():
             return
-        self.flush_all(final=True)
+        self.flush_all()
         with self._lock:
             runs = list(self._runs)
         for run in runs:

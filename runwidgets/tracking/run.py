@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -63,8 +64,6 @@ class Run:
         self._beats = False  # this process refreshes the heartbeat
         self._closes_at_exit = False  # this process completes the run at exit if still open
         self._closed = rec.status in st.TERMINAL
-        import threading
-
         self._flush_lock = threading.Lock()
         FLUSHER.register(self)
 
@@ -143,7 +142,6 @@ class Run:
     def _flush_on_sigterm(self) -> None:
         """Turn SIGTERM (a cancel) into a normal exit, so atexit flushes what was logged."""
         import signal
-        import threading
 
         if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
             signal.SIG_DFL,
@@ -296,7 +294,7 @@ class Run:
         """Write every buffered point to the store now."""
         self._flush()
 
-    def _flush(self, final: bool = False) -> None:
+    def _flush(self) -> None:
         with self._flush_lock:
             # Swap each deque for an empty one rather than popping point by point.
             # A logger that fetched a deque just before the swap may still append
@@ -497,7 +495,7 @@ class Run:
 
     # -- status ------------------------------------------------------------------
     def _finish(self, status: str, error: dict | None = None) -> None:
-        self._flush(final=True)
+        self._flush()
         fields: dict[str, Any] = {"status": status, "ended": _now()}
         if error is not None:
             fields["error"] = error

@@ -6,7 +6,6 @@ Only the slow paths live here; ``Run.log`` inlines the checks for plain
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from pathlib import PurePosixPath
@@ -193,6 +192,3 @@ def tag_value(key: Any, value: Any) -> str:
         return str(value)
     raise TypeError(f"tag {key!r}: value must be a str, number or bool, got {type(value).__name__}")
 
-
-def is_nan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)

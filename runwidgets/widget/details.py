@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import html
 import json
-import logging
 import math
 import threading
 import time
@@ -28,8 +27,6 @@ from .charts import ChildMetricChart, LineChart
 from .poller import POLLER
 from .state import RunState, Series
 from .views import HeaderView, PanelsView
-
-log = logging.getLogger("runwidgets")
 
 LOG_LINES = 5000  # lines of each log kept for the view
 IMAGE_BYTES = 4 * 2**20  # larger images are listed, not sent
@@ -127,7 +124,6 @@ class RunDetails:
         self._child_chart: ChildMetricChart | None = None
         self._child_details: RunDetails | None = None
         self._logs: dict[str, deque[str]] = {}
-        self._log_partial: dict[str, str] = {}
         self._root: W.VBox | None = None
         self._sidecar = None
         self._closed = False

@@ -62,10 +62,6 @@ class Poller:
         with self._cond:
             return id(view) in self._intervals
 
-    @property
-    def thread(self) -> threading.Thread | None:
-        return self._thread
-
     def _wait(self, key: int) -> float:
         base = self._intervals.get(key, DEFAULT_INTERVAL)
         return base * (1 + 0.5 * self._rng.random())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..store.base import LIST, SCALAR, TABLE, TERMINAL, Delta, RunRecord, SeriesKey
+from ..store.base import SCALAR, TERMINAL, Delta, RunRecord, SeriesKey
 
 
 class Series:
@@ -120,5 +120,3 @@ class RunState:
         finite = np.flatnonzero(np.isfinite(y))
         return float(y[finite[-1]]) if len(finite) else None
 
-
-CHARTABLE_KINDS = (SCALAR, LIST, TABLE)
