@@ -330,38 +330,30 @@ class SqliteStore:
     _UPDATABLE = frozenset({"status", "started", "ended", "heartbeat", "error", "details", "name"})
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        bad = set(fields) - self._UPDATABLE
-        if bad:
-            raise ValueError(f"cannot update run fields {sorted(bad)}")
-        if "error" in fields and fields["error"] is not None:
-            fields["error"] = json.dumps(fields["error"])
-        if "details" in fields:
-            fields["details"] = json.dumps(fields["details"])
-        sets = ", ".join(f"{k}=?" for k in fields)
-
-        def tx(w):
-            rid = self._rowid(run_id, w)
-            w.execute(f"UPDATE runs SET {sets} WHERE id=?", (*fields.values(), rid))
-            w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
-
-        self._write(tx)
+        self._update(run_id, None, fields)
 
     def set_status_if(self, run_id: str, allowed_from: Iterable[str], **fields: Any) -> bool:
         """Update only while the recorded status is one of ``allowed_from``; True if it was."""
-        allowed = tuple(allowed_from)
-        if "error" in fields and fields["error"] is not None:
-            fields["error"] = json.dumps(fields["error"])
+        return self._update(run_id, tuple(allowed_from), fields)
+
+    def _update(self, run_id: str, allowed: tuple[str, ...] | None, fields: dict[str, Any]) -> bool:
+        """One UPDATE (and one event row) in a transaction; with ``allowed``, only from those statuses."""
+        bad = set(fields) - self._UPDATABLE
+        if bad:
+            raise ValueError(f"cannot update run fields {sorted(bad)}")
+        values = [json.dumps(v) if k in ("error", "details") and v is not None else v for k, v in fields.items()]
         sets = ", ".join(f"{k}=?" for k in fields)
+        where, args = "id=?", ()
+        if allowed is not None:
+            where += f" AND status IN ({','.join('?' * len(allowed))})"
+            args = allowed
 
         def tx(w):
             rid = self._rowid(run_id, w)
-            marks = ",".join("?" * len(allowed))
-            cur = w.execute(
-                f"UPDATE runs SET {sets} WHERE id=? AND status IN ({marks})", (*fields.values(), rid, *allowed)
-            )
-            if cur.rowcount:
+            changed = w.execute(f"UPDATE runs SET {sets} WHERE {where}", (*values, rid, *args)).rowcount > 0
+            if changed:
                 w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
-            return cur.rowcount > 0
+            return changed
 
         return self._write(tx)
 
