@@ -20,11 +20,12 @@ import time
 from collections import deque
 from pathlib import Path
 
-from .._process import exit_on_signal, stop_group
-from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, HEARTBEAT_INTERVAL, LIVE, RUNNING, STARTING
+from .._process import stop_group
+from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, LIVE, RUNNING, STARTING
 from ..tracking.run import DRIVER_LOG
 from ..tracking.workspace import Workspace
 from .config import snapshot_dir
+from .detached import DetachedProcess
 
 GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL on cancel
 WATCH_INTERVAL = 0.25
@@ -63,33 +64,21 @@ def error_from_output(tail: list[str], exit_code: int) -> dict:
     }
 
 
-class Supervisor:
+class Supervisor(DetachedProcess):
+    role = "supervisor"
+
     def __init__(self, workspace: Workspace, run_id: str) -> None:
-        self.ws = workspace
-        self.store = workspace.store
-        self.run_id = run_id
-        self.rec = self.store.get_run(run_id)
+        super().__init__(workspace, run_id)
         self.definition = self.rec.details.get("definition", {})
-        self.stop_beating = threading.Event()
         self.tail: deque[str] = deque(maxlen=400)
-
-    def say(self, msg: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} supervisor: {msg}", flush=True)
-
-    def beat(self) -> None:
-        while not self.stop_beating.wait(HEARTBEAT_INTERVAL):
-            try:
-                self.store.heartbeat([self.run_id], time.time())
-            except Exception as e:  # a busy store must not kill the run
-                self.say(f"heartbeat failed: {e}")
 
     def run(self) -> int:
         if not self.store.set_status_if(self.run_id, ("Queued", "NotStarted"), status=STARTING, heartbeat=time.time()):
             self.say(f"run is {self.store.get_run(self.run_id).status}; not starting it")
             self.store.set_status_if(self.run_id, (CANCEL_REQUESTED,), status=CANCELED, ended=time.time())
             return 0
-        threading.Thread(target=self.beat, daemon=True).start()
-        self._update_details(supervisor_pid=os.getpid())
+        self.start_beating()
+        self.note_details(supervisor_pid=os.getpid())
         workdir = snapshot_dir(self.ws, self.run_id)
         argv = self.definition["argv"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "RUNWIDGETS_SUBMITTED": "1"}
@@ -111,7 +100,7 @@ class Supervisor:
             return 1
         now = time.time()
         self.store.update_run(self.run_id, status=RUNNING, started=now)
-        self._update_details(pid=proc.pid)
+        self.note_details(pid=proc.pid)
         tee = threading.Thread(target=self.tee, args=(proc, log_path), daemon=True)
         tee.start()
 
@@ -178,7 +167,7 @@ class Supervisor:
         if error is not None:
             fields["error"] = error
         if exit_code is not None:
-            self._update_details(exit_code=exit_code)
+            self.note_details(exit_code=exit_code)
         if status == FAILED and error is not None:
             # the script's own verdict (run.complete() before a crash) does not outrank its exit code
             self.store.set_status_if(self.run_id, (*LIVE, COMPLETED), **fields)
@@ -187,25 +176,11 @@ class Supervisor:
             self.store.update_run(self.run_id, **{k: v for k, v in fields.items() if k == "ended"})
         self.say(f"run is {self.store.get_run(self.run_id).status}")
 
-    def _update_details(self, **values) -> None:
-        rec = self.store.get_run(self.run_id)
-        self.store.update_run(self.run_id, details={**rec.details, **values})
+    def crashed(self, error: BaseException) -> None:
+        self.finish(FAILED, {"code": "SupervisorError", "message": f"{type(error).__name__}: {error}"})
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python -m runwidgets.submit.supervisor WORKSPACE RUN_ID", file=sys.stderr)
-        return 2
-    ws = Workspace(argv[0], tracking_uri=os.environ.get("RUNWIDGETS_TRACKING_URI"))
-    sup = Supervisor(ws, argv[1])
-    # SIGTERM to the supervisor itself (a machine shutting down): record it; the script dies with us.
-    signal.signal(signal.SIGTERM, exit_on_signal)
-    try:
-        return sup.run()
-    except BaseException as e:
-        sup.finish(FAILED, {"code": "SupervisorError", "message": f"{type(e).__name__}: {e}"})
-        raise
+main = Supervisor.main
 
 
 if __name__ == "__main__":

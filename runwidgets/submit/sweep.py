@@ -14,20 +14,16 @@ import enum
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
-from .._process import exit_on_signal
 from ..store.base import (
     CANCEL_REQUESTED,
     CANCELED,
     COMPLETED,
     FAILED,
-    HEARTBEAT_INTERVAL,
     LIVE,
     QUEUED,
     RUNNING,
@@ -37,6 +33,7 @@ from ..tracking.experiment import Experiment
 from ..tracking.run import SUPERVISOR_LOG, Run
 from ..tracking.workspace import Workspace
 from .config import ScriptRunConfig, snapshot, snapshot_dir, start_supervisor
+from .detached import DetachedProcess
 from .sampling import ParameterSampling, as_arguments
 
 POLL_SECONDS = 0.3
@@ -240,29 +237,18 @@ class HyperDriveRun(Run):
         return details
 
 
-class SweepDriver:
+class SweepDriver(DetachedProcess):
     """The body of ``python -m runwidgets.submit.sweep``."""
 
+    role = "sweep"
+
     def __init__(self, ws: Workspace, parent_id: str) -> None:
-        self.ws = ws
-        self.store = ws.store
-        rec = self.store.get_run(parent_id)
-        self.exp = Experiment(ws, rec.experiment)
-        self.parent = HyperDriveRun(self.exp, parent_id, _record=rec)
-        self.spec = rec.details["sweep"]
-        self.metric, self.goal = primary_config(rec)
-        self.stop_beating = threading.Event()
+        super().__init__(ws, parent_id)
+        self.exp = Experiment(ws, self.rec.experiment)
+        self.parent = HyperDriveRun(self.exp, parent_id, _record=self.rec)
+        self.spec = self.rec.details["sweep"]
+        self.metric, self.goal = primary_config(self.rec)
         self.best: tuple[float, str] | None = None
-
-    def say(self, msg: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} sweep: {msg}", flush=True)
-
-    def beat(self) -> None:
-        while not self.stop_beating.wait(HEARTBEAT_INTERVAL):
-            try:
-                self.store.heartbeat([self.parent.id], time.time())
-            except Exception as e:
-                self.say(f"heartbeat failed: {e}")
 
     def launch(self, params: dict) -> str:
         rc = self.spec["run_config"]
@@ -303,9 +289,8 @@ class SweepDriver:
         if not self.store.set_status_if(self.parent.id, (QUEUED,), status=RUNNING, started=time.time()):
             self.store.set_status_if(self.parent.id, (CANCEL_REQUESTED,), status=CANCELED, ended=time.time())
             return 0
-        threading.Thread(target=self.beat, daemon=True).start()
-        rec = self.store.get_run(self.parent.id)
-        self.store.update_run(self.parent.id, details={**rec.details, "driver_pid": os.getpid()})
+        self.start_beating()
+        self.note_details(driver_pid=os.getpid())
         pending = list(self.spec["parameter_sets"])
         limit = self.spec["max_concurrent_runs"]
         deadline = time.time() + 60 * float(self.spec.get("max_duration_minutes") or 10080)
@@ -353,23 +338,7 @@ class SweepDriver:
         return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    ws = Workspace(argv[0], tracking_uri=os.environ.get("RUNWIDGETS_TRACKING_URI"))
-    driver = SweepDriver(ws, argv[1])
-    signal.signal(signal.SIGTERM, exit_on_signal)
-    try:
-        return driver.run()
-    except BaseException as e:
-        driver.stop_beating.set()
-        ws.store.set_status_if(
-            argv[1],
-            tuple(LIVE),
-            status=FAILED,
-            ended=time.time(),
-            error={"code": "SweepError", "message": f"{type(e).__name__}: {e}"},
-        )
-        raise
+main = SweepDriver.main
 
 
 if __name__ == "__main__":

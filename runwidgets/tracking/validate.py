@@ -191,4 +191,3 @@ def tag_value(key: Any, value: Any) -> str:
     if isinstance(value, (str, int, float, bool)):
         return str(value)
     raise TypeError(f"tag {key!r}: value must be a str, number or bool, got {type(value).__name__}")
-

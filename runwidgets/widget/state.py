@@ -119,4 +119,3 @@ class RunState:
         y = s.y
         finite = np.flatnonzero(np.isfinite(y))
         return float(y[finite[-1]]) if len(finite) else None
-
