@@ -22,7 +22,6 @@ from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from ..store import base as st
 from . import validate as check
@@ -601,10 +600,7 @@ class Run:
 
     def get_portal_url(self) -> str:
         """The run's page: in the dashboard (``runwidgets dashboard``), or the MLflow UI for an MLflow store."""
-        store_page = getattr(self._store, "portal_url", None)
-        if store_page is not None:
-            return store_page(self.id)
-        return f"{self.experiment.workspace.portal_url}/?run={quote(self.id, safe='')}"
+        return self.experiment.workspace.run_page(self.id)
 
     def get_logging_handler(self, level: int = logging.INFO) -> logging.Handler:
         """A ``logging.Handler`` writing records into this run's ``logs/python_log.txt``."""

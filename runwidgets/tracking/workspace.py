@@ -114,6 +114,14 @@ class Workspace:
         """Base URL of the dashboard: $RUNWIDGETS_PORTAL_URL, the config's ``portal_url``, or the default."""
         return (os.environ.get("RUNWIDGETS_PORTAL_URL") or self._portal_url or DEFAULT_PORTAL_URL).rstrip("/")
 
+    def run_page(self, run_id: str) -> str:
+        """A run's page: in the MLflow UI for an MLflow store (empty where there is no UI), else in the dashboard."""
+        if self.tracking_uri:
+            return self.store.portal_url(run_id)
+        from urllib.parse import quote
+
+        return f"{self.portal_url}/?run={quote(run_id, safe='')}"
+
     @property
     def store(self):
         """The run store behind this workspace, shared by every object in this process."""

@@ -45,19 +45,12 @@ class RunSource:
 
 
 def source_of(run: Any, tracking_uri: str | None = None) -> RunSource:
-    """Our Run, an ``mlflow.entities.Run``, or an MLflow run id with ``tracking_uri``."""
+    """Our Run, an ``mlflow.entities.Run``, an MLflow run id with ``tracking_uri``, or a RunSource."""
+    if isinstance(run, RunSource):
+        return run
     store = getattr(run, "_store", None)
-    if store is not None and hasattr(run, "id") and hasattr(run, "get_portal_url"):
-        page = getattr(store, "portal_url", None)
-        if page is None:
-            base = run.experiment.workspace.portal_url
-            from urllib.parse import quote
-
-            page = lambda rid: f"{base}/?run={quote(rid, safe='')}"  # noqa: E731
-        return RunSource(store, run.id, page)
-    adapt = getattr(run, "_run_source", None)
-    if adapt is not None:
-        return adapt()
+    if store is not None and hasattr(run, "id") and hasattr(run, "experiment"):
+        return RunSource(store, run.id, run.experiment.workspace.run_page)
     if type(run).__module__.startswith("mlflow.") or (isinstance(run, str) and tracking_uri):
         return _mlflow_source(run, tracking_uri)
     hint = " (an MLflow run id also needs tracking_uri=...)" if isinstance(run, str) else ""
@@ -403,7 +396,7 @@ class RunDetails:
             if self._child_details is not None:
                 self._child_details.close()
             src = RunSource(self._source.store, child_id, self._source.portal_url)
-            child = self._child_details = RunDetails(_SourceOnly(src), refresh_interval=self.refresh_interval)
+            child = self._child_details = RunDetails(src, refresh_interval=self.refresh_interval)
             title = W.Label(value=f"Child run {rec.name}")
             self.child_box.children = [title, child.widget]
 
@@ -443,13 +436,3 @@ class RunDetails:
     # -- for tests and benchmarks -------------------------------------------------------
     def chart(self, name: str) -> LineChart:
         return self._charts[name]
-
-
-class _SourceOnly:
-    """Lets RunDetails open a child from a RunSource without a Run object."""
-
-    def __init__(self, source: RunSource) -> None:
-        self._src = source
-
-    def _run_source(self) -> RunSource:
-        return self._src
