@@ -91,7 +91,8 @@ class LineChart:
         bounds = _bounds(shown, log)
         drawn = [np.where(np.isfinite(y) & ((y > 0) if log else True), y, np.nan) for y in shown]
         bad = [np.flatnonzero(~np.isfinite(y)) for y in ys]
-        bad_idx = np.unique(np.concatenate(bad)) if bad else np.zeros(0, dtype=int)
+        bad_idx = (bad[0] if len(bad) == 1 else np.unique(np.concatenate(bad))) if bad else np.zeros(0, dtype=int)
+        n_bad = len(bad_idx)
         if len(bad_idx) > MAX_POINTS:
             bad_idx = bad_idx[:: -(-len(bad_idx) // MAX_POINTS)]
         y_scale = self.y_log if log else self.y_lin
@@ -114,7 +115,6 @@ class LineChart:
                 self.bad.x, self.bad.y, self.bad.visible = x[bad_idx], edge, True
             elif len(bad_idx):
                 self.bad.x, self.bad.y, self.bad.visible = x[bad_idx], np.zeros(len(bad_idx)), True
-            n_bad = int(len(np.unique(np.concatenate(bad)))) if bad else 0
             whole = self._total or n
             parts = [f"{len(idx):,} of {whole:,} points" if len(idx) < whole else f"{n:,} points"]
             if n_bad:

@@ -299,8 +299,8 @@ class RunDetails:
     def _update_charts(self, names: set[str]) -> None:
         groups = self._state.metrics_of(self.run_id)
         created = False
-        for name in sorted(names, key=lambda n: list(groups).index(n) if n in groups else 0):
-            data = self._chart_data(groups.get(name, []))
+        for name in [n for n in groups if n in names]:  # in order of first appearance
+            data = self._chart_data(groups[name])
             if data is None or not self._wanted(name):
                 continue
             chart = self._charts.get(name)

@@ -31,7 +31,13 @@ def minmax_indices(y: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
     base = np.arange(m) * k
     imin = base + lo.reshape(m, k).argmin(axis=1)
     imax = base + hi.reshape(m, k).argmax(axis=1)
-    idx = np.unique(np.concatenate([imin, imax]))  # sorted; an all-non-finite bucket yields its first point
+    # Buckets are in order, so each bucket's (earlier, later) pick already sorts the whole result;
+    # an all-non-finite bucket, or one whose min and max are the same point, gives one index.
+    first, second = np.minimum(imin, imax), np.maximum(imin, imax)
+    idx = np.column_stack([first, second]).ravel()
+    keep = np.ones(len(idx), dtype=bool)
+    keep[1::2] = second != first
+    idx = idx[keep]
     return idx[idx < n]
 
 
@@ -39,6 +45,8 @@ def minmax_indices_multi(ys: list[np.ndarray], max_points: int = MAX_POINTS) -> 
     """One index set for several lines sharing an x: the union of each line's min/max picks."""
     if not ys or len(ys[0]) <= max_points:
         return np.arange(len(ys[0]) if ys else 0)
+    if len(ys) == 1:
+        return minmax_indices(ys[0], max_points)
     per_line = max(2, max_points // len(ys))
     return np.unique(np.concatenate([minmax_indices(y, per_line) for y in ys]))
 

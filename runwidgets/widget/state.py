@@ -67,17 +67,26 @@ class RunState:
         self.run_id = run_id
         self.records: dict[str, RunRecord] = {}
         self.series: dict[SeriesKey, Series] = {}
-        self.logs: dict[str, str] = {}
+        # run id -> metric name -> its series (a table: one per column), kept as deltas arrive so a
+        # poll never scans the series of a thousand children to find the run's own
+        self._groups: dict[str, dict[str, list[Series]]] = {}
 
     def apply(self, delta: Delta) -> tuple[set[str], set[SeriesKey]]:
         """Fold a delta in; return the run ids and series keys that changed."""
         self.records.update(delta.runs)
         changed = set()
         for ch in delta.series:
-            s = self.series.get(ch.key)
-            if s is None or ch.replace:
+            old = self.series.get(ch.key)
+            if old is None or ch.replace:
                 s = self.series[ch.key] = Series(ch.key, ch.description)
                 s.total = ch.total
+                group = self._groups.setdefault(ch.key.run_id, {}).setdefault(ch.key.name, [])
+                if old is None:
+                    group.append(s)
+                else:
+                    group[group.index(old)] = s
+            else:
+                s = old
             x = (
                 ch.x()
                 if ch.key.kind == SCALAR
@@ -105,12 +114,8 @@ class RunState:
         )
 
     def metrics_of(self, run_id: str) -> dict[str, list[Series]]:
-        """Series of one run grouped by metric name (a table has one series per column)."""
-        out: dict[str, list[Series]] = {}
-        for key, s in self.series.items():
-            if key.run_id == run_id:
-                out.setdefault(key.name, []).append(s)
-        return out
+        """Series of one run grouped by metric name, in order of first appearance (read-only)."""
+        return self._groups.get(run_id, {})
 
     def final_value(self, run_id: str, name: str) -> float | None:
         s = self.series.get(SeriesKey(run_id, name, SCALAR))
