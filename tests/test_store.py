@@ -213,3 +213,13 @@ def test_experiment_created_once(ws):
     Experiment(ws, "e")
     Experiment(ws, "e")
     assert ws.store.list_experiments() == ["e"]
+
+
+def test_both_stores_keep_the_whole_contract():
+    from runwidgets.store.base import RunStore
+    from runwidgets.store.mlflow import MlflowStore
+
+    wanted = {n for n in vars(RunStore) if not n.startswith("_")}
+    for store in (sq.SqliteStore, MlflowStore):
+        missing = {n for n in wanted if not callable(getattr(store, n, None))}
+        assert not missing, (store.__name__, missing)
