@@ -1,31 +1,6 @@
 // The header of a run view: name, status badge, live duration, portal link,
 // error banner, connection state, and the properties table.
-// Every string from the store goes in with textContent, never as HTML.
-
-/** @param {string} tag @param {string=} cls @param {unknown=} text */
-function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined && text !== null) e.textContent = String(text);
-  return e;
-}
-
-/** Only http(s) links are followed; anything else (javascript:, data:) is dropped. */
-function safeHref(url) {
-  try {
-    const u = new URL(String(url), window.location.href);
-    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
-  } catch {
-    return null;
-  }
-}
-
-function fmtDuration(seconds) {
-  if (seconds === null || seconds === undefined || !(seconds >= 0)) return "";
-  const s = Math.floor(seconds);
-  const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
-  return (hh ? `${hh}h ` : "") + (hh || mm ? `${mm}m ` : "") + `${ss}s`;
-}
+// Uses common.js (h, safeHref, fmtSpan, statusClass), put in front of it by views.py.
 
 export default {
   /** @param {{ model: any, el: HTMLElement }} props */
@@ -57,8 +32,7 @@ export default {
         duration.textContent = run.status ? "not started" : "";
         return;
       }
-      const end = run.ended || Date.now() / 1000 + offset;
-      duration.textContent = fmtDuration(end - run.started);
+      duration.textContent = fmtSpan(run.started, run.ended, Date.now() / 1000 + offset);
     }
 
     function draw() {
@@ -67,7 +41,7 @@ export default {
       title.textContent = run.name && run.name !== run.id ? run.name : run.id || "";
       runId.textContent = run.id || "";
       badge.textContent = run.status || "";
-      badge.className = `rw-badge rw-status-${String(run.status || "").replace(/[^A-Za-z]/g, "")}`;
+      badge.className = statusClass(run.status);
       experiment.textContent = run.experiment ? `experiment ${run.experiment}` : "";
       const href = safeHref(run.portal_url);
       if (href) {

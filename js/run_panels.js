@@ -1,29 +1,10 @@
 // Child runs (paged), image thumbnails and the log tail of a run view.
-// Every string from the store goes in with textContent, never as HTML.
-
-/** @param {string} tag @param {string=} cls @param {unknown=} text */
-function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined && text !== null) e.textContent = String(text);
-  return e;
-}
+// Uses common.js (h, fmtSpan, fmtValue, statusClass), put in front of it by views.py.
 
 const MAX_LOG_CHARS = 400000; // the browser keeps about the last few thousand lines
 
 function fmtTime(t) {
   return t ? new Date(t * 1000).toLocaleTimeString() : "";
-}
-
-function fmtNum(v) {
-  if (v === null || v === undefined) return "";
-  return Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(+v.toPrecision(6));
-}
-
-function fmtDuration(a, b) {
-  if (!a) return "";
-  const s = Math.max(0, Math.floor((b || Date.now() / 1000) - a));
-  return s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
 }
 
 export default {
@@ -89,11 +70,11 @@ export default {
         tr.title = `open ${id}`;
         const star = h("td", "rw-star", id === data.best ? "★" : "");
         if (id === data.best) star.title = "best so far";
-        const badge = h("span", `rw-badge rw-status-${String(status).replace(/[^A-Za-z]/g, "")}`, status);
+        const badge = h("span", statusClass(status), status);
         const st = h("td");
         st.append(badge);
-        tr.append(star, h("td", null, name), st, h("td", null, fmtTime(started)), h("td", null, fmtDuration(started, ended)),
-          h("td", null, params), h("td", "rw-num", fmtNum(value)));
+        tr.append(star, h("td", null, name), st, h("td", null, fmtTime(started)), h("td", null, fmtSpan(started, ended)),
+          h("td", null, params), h("td", "rw-num", fmtValue(value)));
         body.append(tr);
       }
       kidsTable.replaceChildren(thead, body);

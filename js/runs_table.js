@@ -1,24 +1,5 @@
 // The dashboard's runs table: one row per run, a link to its page, a checkbox to compare.
-// Every string from the store goes in with textContent, never as HTML.
-
-function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined && text !== null) e.textContent = String(text);
-  return e;
-}
-
-function fmtValue(v) {
-  if (v === null || v === undefined) return "";
-  if (typeof v === "number") return Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(+v.toPrecision(5));
-  return String(v);
-}
-
-function fmtDuration(a, b) {
-  if (!a) return "";
-  const s = Math.max(0, Math.floor((b || Date.now() / 1000) - a));
-  return s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
-}
+// Uses common.js (h, fmtSpan, fmtValue, statusClass), put in front of it by views.py.
 
 export default {
   /** @param {{ model: any, el: HTMLElement }} props */
@@ -54,9 +35,9 @@ export default {
         name.append(a);
         if (row.name !== row.id) name.append(h("div", "rw-id", row.id));
         const st = h("td");
-        st.append(h("span", `rw-badge rw-status-${String(row.status).replace(/[^A-Za-z]/g, "")}`, row.status));
+        st.append(h("span", statusClass(row.status), row.status));
         tr.append(cb, name, st, h("td", null, row.started ? new Date(row.started * 1000).toLocaleString() : ""),
-          h("td", null, fmtDuration(row.started, row.ended)));
+          h("td", null, fmtSpan(row.started, row.ended)));
         for (const m of metrics) tr.append(h("td", "rw-num", fmtValue((row.metrics || {})[m])));
         tr.append(h("td", null, Object.entries(row.tags || {}).map(([k, v]) => (v ? `${k}=${v}` : k)).join(", ")));
         body.append(tr);

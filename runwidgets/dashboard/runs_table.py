@@ -5,12 +5,12 @@ from __future__ import annotations
 import anywidget
 import traitlets as t
 
-from ..widget.views import STATIC
+from ..widget.views import CSS, esm
 
 
 class RunsTable(anywidget.AnyWidget):
-    _esm = STATIC / "runs_table.js"
-    _css = STATIC / "run_details.css"
+    _esm = esm("runs_table.js")
+    _css = CSS
     rows = t.List().tag(sync=True)  # [{"id", "name", "status", "started", "ended", "metrics", "tags"}]
     metrics = t.List().tag(sync=True)  # metric columns, in order
     selected = t.List().tag(sync=True)  # run ids ticked in the browser

@@ -14,13 +14,19 @@ def _static() -> Path:
 
 
 STATIC = _static()
+CSS = STATIC / "run_details.css"
+
+
+def esm(name: str) -> str:
+    """A view's module with common.js in front: one copy of the helpers, no bundler."""
+    return (STATIC / "common.js").read_text() + "\n" + (STATIC / name).read_text()
 
 
 class HeaderView(anywidget.AnyWidget):
     """Name, status badge, live duration, portal link, error banner and the properties table."""
 
-    _esm = STATIC / "run_header.js"
-    _css = STATIC / "run_details.css"
+    _esm = esm("run_header.js")
+    _css = CSS
     run = t.Dict().tag(sync=True)
     props = t.List().tag(sync=True)  # [section, key, value] rows
     connection = t.Unicode("").tag(sync=True)  # "" when the store answers; else what went wrong
@@ -29,8 +35,8 @@ class HeaderView(anywidget.AnyWidget):
 class PanelsView(anywidget.AnyWidget):
     """Child runs (paged), image thumbnails and the log tail. Logs arrive as custom messages."""
 
-    _esm = STATIC / "run_panels.js"
-    _css = STATIC / "run_details.css"
+    _esm = esm("run_panels.js")
+    _css = CSS
     children = t.Dict().tag(sync=True)  # {"metric", "goal", "best", "rows": [[id, name, status, ...]]}
     images = t.List().tag(sync=True)  # [{"name", "file", "count", "mime", "data": bytes}]
     log_names = t.List().tag(sync=True)
