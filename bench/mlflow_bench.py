@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from .common import Row, best_of, fmt_rate, fmt_time, quiet_mlflow
 def run(tmp: Path, quick: bool) -> list[Row]:
     from runwidgets import Experiment, RunDetails, Workspace
     from tests.browser.harness import free_port
-    from tests.mlflow_server import MlflowServer
+    from tests.mlflow_server import MlflowServer, seed_history
 
     srv = MlflowServer(tmp, free_port())
     srv.start()
@@ -48,22 +47,15 @@ def run(tmp: Path, quick: bool) -> list[Row]:
         points = 20_000 if quick else 100_000
         with mlflow.start_run() as r:
             mlflow.log_metric("loss", 1.0, step=0)
-        con = sqlite3.connect(tmp / "mlflow.db")  # the server's own tables: MLflow's API would take minutes
-        now = int(time.time() * 1000)
-        con.executemany(
-            "INSERT INTO metrics(key, value, timestamp, run_uuid, step, is_nan) VALUES(?,?,?,?,?,0)",
-            (("loss", 1.0 / (i + 1), now + i, r.info.run_id, i) for i in range(1, points)),
-        )
-        con.execute("UPDATE latest_metrics SET step=?, timestamp=?, value=? WHERE run_uuid=? AND key='loss'",
-                    (points - 1, now + points - 1, 1.0 / points, r.info.run_id))  # fmt: skip
-        con.commit()
-        con.close()
+        seed_history(tmp / "mlflow.db", r.info.run_id, "loss", range(1, points))
         client.set_tag(r.info.run_id, "runwidgets.heartbeat", repr(time.time()))
+        client.get_metric_history(r.info.run_id, "loss")  # warm the fresh server once: both sides are timed warm
         t = time.perf_counter()
         view = RunDetails(r.info.run_id, tracking_uri=srv.url, refresh_interval=3600)
         _ = view.widget
         first = time.perf_counter() - t
         drawn = view.chart("loss").drawn_points
+        how = "sampled on the server" if view.chart("loss")._total else "whole history read, downsampled here"
         idle = best_of(view.poll, repeat=10)
         view.close()
         history = best_of(lambda: client.get_metric_history(r.info.run_id, "loss"), repeat=2)
@@ -83,7 +75,7 @@ def run(tmp: Path, quick: bool) -> list[Row]:
         ),
         Row(
             f"RunDetails of a {points:,}-point MLflow run: first view",
-            f"{fmt_time(first)} ({drawn:,} points drawn, sampled on the server)",
+            f"{fmt_time(first)} ({drawn:,} points drawn, {how})",
             f"{fmt_time(history)} (get_metric_history re-read, every poll)",
         ),
         Row(

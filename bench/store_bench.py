@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
@@ -103,14 +102,9 @@ def _mlflow_seed_history(db: Path, mlflow, n: int) -> str:
     mlflow.set_experiment("bench-history")
     with mlflow.start_run() as r:
         mlflow.log_metric("loss", 1.0, step=0)
-    con = sqlite3.connect(db)
-    now = int(time.time() * 1000)
-    con.executemany(
-        "INSERT INTO metrics(key, value, timestamp, run_uuid, step, is_nan) VALUES(?,?,?,?,?,0)",
-        (("loss", 1.0 / (i + 1), now + i, r.info.run_id, i + 1) for i in range(n - 1)),
-    )
-    con.commit()
-    con.close()
+    from tests.mlflow_server import seed_history
+
+    seed_history(db, r.info.run_id, "loss", range(1, n))
     return r.info.run_id
 
 

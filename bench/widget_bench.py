@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 
@@ -63,16 +62,10 @@ def mlflow_naive(tmp: Path, metrics: int, points: int) -> tuple[float, int]:
     mlflow.set_experiment("bench-widget")
     with mlflow.start_run() as r:
         mlflow.log_metric("metric_000", 0.0)
-    con = sqlite3.connect(tmp / "mlflow.db")
-    now = int(time.time() * 1000)
-    rows = (
-        (f"metric_{m:03d}", float(i % 1000), now + i, r.info.run_id, i)
-        for m in range(metrics)
-        for i in range(1, points)
-    )
-    con.executemany("INSERT INTO metrics(key, value, timestamp, run_uuid, step, is_nan) VALUES(?,?,?,?,?,0)", rows)
-    con.commit()
-    con.close()
+    from tests.mlflow_server import seed_history
+
+    for m in range(metrics):
+        seed_history(tmp / "mlflow.db", r.info.run_id, f"metric_{m:03d}", range(1, points), lambda i: float(i % 1000))
     client = MlflowClient()
     keys = [f"metric_{m:03d}" for m in range(metrics)]
     t = time.perf_counter()

@@ -51,3 +51,26 @@ def quick_failing_client_env() -> dict[str, str]:
 
 
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+def seed_history(db: Path, run_id: str, key: str, steps: range, value=lambda i: 1.0 / (i + 1)) -> None:
+    """Put points of ``key`` for ``steps`` straight into an MLflow SQLite database, and its latest value.
+
+    MLflow's own API writes about 6,000 points/s here, so long histories for tests and benchmarks
+    are inserted directly; what is then measured, MLflow's read path, is MLflow's own.
+    """
+    import sqlite3
+
+    now = int(time.time() * 1000)
+    con = sqlite3.connect(db)
+    con.executemany(
+        "INSERT INTO metrics(key, value, timestamp, run_uuid, step, is_nan) VALUES(?,?,?,?,?,0)",
+        ((key, value(i), now + i, run_id, i) for i in steps),
+    )
+    last = steps[-1]
+    con.execute(
+        "INSERT OR REPLACE INTO latest_metrics(key, value, timestamp, step, is_nan, run_uuid) VALUES(?,?,?,?,0,?)",
+        (key, value(last), now + last, last, run_id),
+    )
+    con.commit()
+    con.close()

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("mlflow")
 
-from mlflow_server import MlflowServer, quick_failing_client_env  # noqa: E402
+from mlflow_server import MlflowServer, quick_failing_client_env, seed_history  # noqa: E402
 from waiting import wait_until  # noqa: E402
 
 from runwidgets import Experiment, Run, RunDetails, Workspace  # noqa: E402
@@ -227,7 +227,6 @@ def test_submitted_script_on_mlflow(mws, tmp_path, capsys):
 
 
 def test_long_mlflow_series_is_fetched_sampled(server, monkeypatch):
-    import sqlite3
 
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -239,14 +238,7 @@ def test_long_mlflow_series_is_fetched_sampled(server, monkeypatch):
     with mlflow.start_run() as r:
         mlflow.log_metric("loss", 1.0, step=0)
     n = mlstore.SAMPLE_ABOVE + 5000
-    con = sqlite3.connect(server.base / "mlflow.db")  # the server's own table: fast to fill
-    con.executemany(
-        "INSERT INTO metrics(key, value, timestamp, run_uuid, step, is_nan) VALUES(?,?,?,?,?,0)",
-        (("loss", 1.0 / (i + 1), 1_000 + i, r.info.run_id, i) for i in range(1, n)),
-    )
-    con.execute("UPDATE latest_metrics SET step=? WHERE run_uuid=?", (n - 1, r.info.run_id))
-    con.commit()
-    con.close()
+    seed_history(server.base / "mlflow.db", r.info.run_id, "loss", range(1, n))
     full_reads = []
     real = MlflowClient.get_metric_history
     monkeypatch.setattr(MlflowClient, "get_metric_history", lambda self, *a: full_reads.append(a) or real(self, *a))
