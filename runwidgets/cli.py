@@ -16,7 +16,7 @@ def _workspace(args) -> Workspace:
 
 def _find_run(ws: Workspace, run_id: str) -> Run:
     rec = ws.store.get_run(run_id)
-    return Run(Experiment(ws, rec.experiment), run_id, _record=rec)
+    return Run(Experiment._existing(ws, rec.experiment), run_id, _record=rec)
 
 
 def _when(t: float | None) -> str:

@@ -223,3 +223,24 @@ def test_both_stores_keep_the_whole_contract():
     for store in (sq.SqliteStore, MlflowStore):
         missing = {n for n in wanted if not callable(getattr(store, n, None))}
         assert not missing, (store.__name__, missing)
+
+
+def test_reading_a_workspace_writes_nothing(exp, ws):
+    from runwidgets import Experiment
+    from runwidgets.cli import main
+
+    run = exp.start_logging()
+    run.log("x", 1.0)
+    run.complete()
+    Experiment(ws, "another")
+    before = ws.store._r.execute("PRAGMA data_version").fetchone()[0]
+    writes = []
+    ws.store._w.set_trace_callback(lambda sql: writes.append(sql) if not sql.startswith("SELECT") else None)
+    try:
+        assert set(ws.experiments) == {"tests", "another"}
+        assert [e.name for e in Experiment.list(ws)] == ["tests", "another"]
+        assert main(["--workspace", str(ws.path), "show", run.id]) == 0
+    finally:
+        ws.store._w.set_trace_callback(None)
+    assert writes == []
+    assert ws.store._r.execute("PRAGMA data_version").fetchone()[0] == before

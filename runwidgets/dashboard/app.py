@@ -76,7 +76,7 @@ class Dashboard:
                 [self._title("run page", True), W.HTML(f"<p>No run <code>{html.escape(self.run_id)}</code> here.</p>")]
             )
         self.experiment = rec.experiment
-        run = Run(Experiment(self.ws, rec.experiment), rec.run_id, _record=rec)
+        run = Run(Experiment._existing(self.ws, rec.experiment), rec.run_id, _record=rec)
         self.details = RunDetails(run, refresh_interval=self.refresh_interval)
         return W.VBox([self._title(f"experiment {rec.experiment}", True), self.details.widget])
 

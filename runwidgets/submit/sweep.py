@@ -244,7 +244,7 @@ class SweepDriver(DetachedProcess):
 
     def __init__(self, ws: Workspace, parent_id: str) -> None:
         super().__init__(ws, parent_id)
-        self.exp = Experiment(ws, self.rec.experiment)
+        self.exp = Experiment._existing(ws, self.rec.experiment)
         self.parent = HyperDriveRun(self.exp, parent_id, _record=self.rec)
         self.spec = self.rec.details["sweep"]
         self.metric, self.goal = primary_config(self.rec)

@@ -22,6 +22,13 @@ class Experiment:
         self.name = check.experiment_name(name)
         workspace.store.create_experiment(name)
 
+    @classmethod
+    def _existing(cls, workspace: Workspace, name: str) -> Experiment:
+        """An experiment the store already holds: reading it writes nothing (a read-only workspace works)."""
+        exp = cls.__new__(cls)
+        exp.workspace, exp.name = workspace, name
+        return exp
+
     @property
     def id(self) -> str:
         return self.name
@@ -81,7 +88,7 @@ class Experiment:
     @staticmethod
     def list(workspace: Workspace, experiment_name: str | None = None) -> list[Experiment]:
         names = workspace.store.list_experiments()
-        return [Experiment(workspace, n) for n in names if experiment_name in (None, n)]
+        return [Experiment._existing(workspace, n) for n in names if experiment_name in (None, n)]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Experiment) and (self.workspace, self.name) == (other.workspace, other.name)

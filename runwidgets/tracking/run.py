@@ -117,7 +117,7 @@ class Run:
         if run_id:
             ws = Workspace(os.environ["RUNWIDGETS_WORKSPACE"], tracking_uri=os.environ.get("RUNWIDGETS_TRACKING_URI"))
             rec = ws.store.get_run(run_id)
-            run = cls(Experiment(ws, rec.experiment), run_id, _record=rec)
+            run = cls(Experiment._existing(ws, rec.experiment), run_id, _record=rec)
             run._flush_on_sigterm()
         elif not allow_offline:
             raise RuntimeError("Run.get_context(allow_offline=False) outside a submitted run")

@@ -144,7 +144,7 @@ class Workspace:
     def experiments(self) -> dict:
         from .experiment import Experiment
 
-        return {name: Experiment(self, name) for name in self.store.list_experiments()}
+        return {name: Experiment._existing(self, name) for name in self.store.list_experiments()}
 
     def get_mlflow_tracking_uri(self) -> str:
         """What ``mlflow.set_tracking_uri()`` needs so plain mlflow calls land where we read."""
