@@ -64,7 +64,7 @@ def test_idle_poll_cost_does_not_grow_with_history(exp, ws):
         for _ in range(10):
             _, cur = store.read_since([r.id], cur)
         costs.append((store.queries, store.rows))
-    assert costs[0] == costs[1] == (20, 20)  # two one-row look-ups per idle poll, however long the run
+    assert costs[0] == costs[1] == (20, 20)  # two one-row look-ups per idle poll of a live run, however long
 
 
 def test_children_status_and_tags_arrive_incrementally(run, ws):
@@ -166,12 +166,24 @@ def test_heartbeat_tells_lost_from_live(exp, monkeypatch):
     assert store.get_run(run.id).display_status == RUNNING
 
 
-def test_heartbeat_alone_keeps_a_poll_idle(run, ws):
-    store = sq.SqliteStore(ws.path)
+def test_heartbeat_reaches_readers_as_a_beat_only(run, ws):
+    """A reader must see a live run's heartbeat (or it calls the run lost), at one indexed row per live run."""
+    store = CountingStore(ws.path)
     _, cur = store.read_since([run.id], None)
-    store.heartbeat([run.id], time.time())
+    when = time.time() + 5
+    store.heartbeat([run.id], when)
+    store.queries = store.rows = 0
     delta, cur2 = store.read_since([run.id], cur)
-    assert not delta and cur2 is cur
+    assert delta.beats == {run.id: when} and not delta.runs and not delta.series
+    assert (store.queries, store.rows) == (2, 2)  # the watermarks, and the live run's heartbeat
+    delta, cur3 = store.read_since([run.id], cur2)
+    assert not delta and cur3 is cur2  # no newer beat: idle, the same cursor
+    run.complete()
+    delta, cur4 = store.read_since([run.id], cur3)
+    assert delta.runs[run.id].status == "Completed"
+    store.queries = 0
+    delta, _ = store.read_since([run.id], cur4)
+    assert not delta and store.queries == 1  # a finished run: one look-up, no heartbeat read
 
 
 def test_create_run_record_round_trip(ws):

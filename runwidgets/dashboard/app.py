@@ -20,6 +20,7 @@ from ..store.base import SCALAR
 from ..tracking.experiment import Experiment
 from ..tracking.run import Run
 from ..tracking.workspace import Workspace
+from ..widget.closing import close_all
 from ..widget.details import RunDetails
 from ..widget.poller import POLLER
 from .compare import CompareChart
@@ -199,8 +200,7 @@ class Dashboard:
             self.details.close()
         if self.compare is not None:
             self.compare.close()
-        if self._root is not None:
-            self._root.close()
+        close_all(self._root)
 
 
 def _number(text: str) -> float | str:

@@ -7,6 +7,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..widget.charts import COLORS
+from ..widget.closing import close_all
 from ..widget.downsample import MAX_POINTS, minmax_indices
 
 
@@ -41,16 +42,4 @@ class CompareChart:
         self.note.value = f"{len(series)} run(s)"
 
     def close(self) -> None:
-        for m in self._marks:
-            m.close()
-        for w in (
-            self.widget,
-            self.figure,
-            self.x_axis,
-            self.y_axis,
-            self.x_scale,
-            self.y_scale,
-            self.metric,
-            self.note,
-        ):
-            w.close()
+        close_all(self.widget, *self._marks)

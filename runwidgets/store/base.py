@@ -85,14 +85,24 @@ class RunRecord:
         return (self.ended or time.time()) - self.started
 
 
-def heartbeat_timeout() -> float:
-    """Seconds without a heartbeat before a live run counts as lost ($RUNWIDGETS_HEARTBEAT_TIMEOUT)."""
+def env_seconds(name: str, default: float, minimum: float = 0.05) -> float:
+    """A duration from the environment (tests shrink intervals and timeouts this way)."""
     import os
 
     try:
-        return float(os.environ.get("RUNWIDGETS_HEARTBEAT_TIMEOUT", HEARTBEAT_TIMEOUT))
+        return max(minimum, float(os.environ.get(name, default)))
     except ValueError:
-        return HEARTBEAT_TIMEOUT
+        return default
+
+
+def heartbeat_timeout() -> float:
+    """Seconds without a heartbeat before a live run counts as lost ($RUNWIDGETS_HEARTBEAT_TIMEOUT)."""
+    return env_seconds("RUNWIDGETS_HEARTBEAT_TIMEOUT", HEARTBEAT_TIMEOUT)
+
+
+def heartbeat_interval() -> float:
+    """Seconds between a live run's heartbeats ($RUNWIDGETS_HEARTBEAT_INTERVAL)."""
+    return env_seconds("RUNWIDGETS_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL)
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,7 @@ class Cursor:
     logs: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (run_id, log name) -> bytes read
     counts: Mapping[SeriesKey, int] = field(default_factory=dict)  # points seen per series (x = index)
     children: frozenset[str] = frozenset()  # children of the watched runs seen so far
+    beats: Mapping[str, float | None] = field(default_factory=dict)  # live runs -> last heartbeat seen
     extra: Mapping[str, Any] = field(default_factory=dict)  # backend-specific state
 
 
@@ -157,9 +168,10 @@ class Delta:
     runs: dict[str, RunRecord] = field(default_factory=dict)  # changed or new (children included)
     series: list[SeriesChunk] = field(default_factory=list)
     logs: dict[tuple[str, str], str] = field(default_factory=dict)  # (run_id, log name) -> new text
+    beats: dict[str, float] = field(default_factory=dict)  # run id -> newer heartbeat of a live run
 
     def __bool__(self) -> bool:
-        return bool(self.runs or self.series or self.logs)
+        return bool(self.runs or self.series or self.logs or self.beats)
 
 
 class RunStore(Protocol):

@@ -24,7 +24,9 @@ through the server's bulk-interval endpoint instead of every point.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import math
 import os
 import shutil
@@ -34,7 +36,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -54,7 +55,10 @@ from .base import (
     SeriesChunk,
     SeriesKey,
 )
+from .errors import RunNotFound, StoreUnavailable
+from .files import RunFiles, check_name
 from .logs import read_new_log_text
+from .uri import public_uri, scrub, secrets_of
 
 TAG = "runwidgets."
 PARENT = "mlflow.parentRunId"
@@ -67,22 +71,6 @@ SAMPLE_POINTS = 2000
 _OUR_STATUS = {"RUNNING": RUNNING, "SCHEDULED": QUEUED, "FINISHED": COMPLETED, "FAILED": FAILED, "KILLED": CANCELED}
 _ML_STATUS = {COMPLETED: "FINISHED", FAILED: "FAILED", CANCELED: "KILLED"}
 _KEY_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-. /")
-
-
-class RunNotFound(KeyError):
-    def __str__(self) -> str:
-        return f"no run with id {self.args[0]!r} at this tracking URI"
-
-
-def public_uri(uri: str) -> str:
-    """The URI without credentials: for links, reprs and log lines."""
-    parts = urlsplit(uri)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
-        return urlunsplit(parts._replace(netloc=host))
-    return uri
 
 
 def metric_key(name: str, column: str | None = None) -> str:
@@ -102,6 +90,10 @@ class MlflowStore:
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri=tracking_uri)
         self.root = Path(staging)
+        self.files = RunFiles(self.root)  # local staging: logs while a run is live, downloaded copies
+        self._secrets = secrets_of(tracking_uri)
+        if self._secrets:
+            _scrub_logs(tracking_uri)
         self._exp_ids: dict[str, str] = {}
         self._next_index: dict[tuple[str, str], int] = {}
         self._kinds: dict[str, dict] = {}
@@ -194,7 +186,7 @@ class MlflowStore:
             return self.client.get_run(run_id)
         except MlflowException as e:
             if "RESOURCE_DOES_NOT_EXIST" in str(getattr(e, "error_code", "")) or "not found" in str(e).lower():
-                raise RunNotFound(run_id) from None
+                raise RunNotFound(run_id, 'this tracking server') from None
             raise
 
     def get_run(self, run_id: str) -> RunRecord:
@@ -323,8 +315,15 @@ class MlflowStore:
                 metrics.append(Metric(mkey, float(v), int(w * 1000), int(s)))
         if json.dumps(kinds, sort_keys=True) != before:
             tags[f"{TAG}kinds"] = json.dumps(kinds)
+        from mlflow.exceptions import MlflowException
+
         for i in range(0, len(metrics), BATCH):
-            self.client.log_batch(run_id, metrics=metrics[i : i + BATCH])
+            try:
+                self.client.log_batch(run_id, metrics=metrics[i : i + BATCH])
+            except MlflowException as e:
+                if e.error_code == "INVALID_PARAMETER_VALUE":  # the server refused a value: not worth a retry
+                    raise ValueError(f"the tracking server refused a metric value: {e.message}") from None
+                raise
         if tags:
             self._set_tags(run_id, tags)
 
@@ -393,6 +392,7 @@ class MlflowStore:
         watched = list(run_ids)
         seen_runs: dict = dict(cursor.extra.get("runs", {}))
         latest: dict = dict(cursor.extra.get("latest", {}))
+        beats: dict = dict(cursor.extra.get("beats", {}))
         counts = dict(cursor.counts)
         delta = Delta()
         runs = [self._get(r) for r in watched]
@@ -404,10 +404,16 @@ class MlflowStore:
         for run in runs:
             rec = self._record(run)
             sig = (rec.status, rec.name, rec.ended, json.dumps(rec.tags, sort_keys=True),
-                   json.dumps(rec.properties, sort_keys=True), json.dumps(rec.error), run.data.tags.get(f"{TAG}heartbeat"))  # fmt: skip
+                   json.dumps(rec.properties, sort_keys=True), json.dumps(rec.error))  # fmt: skip
             if seen_runs.get(rec.run_id) != sig:
                 seen_runs[rec.run_id] = sig
                 delta.runs[rec.run_id] = rec
+                changed = True
+            beat = run.data.tags.get(f"{TAG}heartbeat")
+            if beat is not None and beats.get(rec.run_id) != beat:
+                beats[rec.run_id] = beat
+                if rec.run_id not in delta.runs:
+                    delta.beats[rec.run_id] = float(beat)
                 changed = True
             if rec.parent_id in watched:
                 children.add(rec.run_id)
@@ -442,14 +448,14 @@ class MlflowStore:
                     changed = True
         logs = dict(cursor.logs)
         for rid in log_runs:
-            for name, text, off in read_new_log_text(self.root / "runs" / rid / "logs", rid, logs):
+            for name, text, off in read_new_log_text(self.files.run_dir(rid) / "logs", rid, logs):
                 logs[(rid, name)] = off
                 if text:
                     delta.logs[(rid, name)] = text
                     changed = True
         if not changed and logs == dict(cursor.logs):
             return delta, cursor
-        extra = {**cursor.extra, "runs": seen_runs, "latest": latest}
+        extra = {**cursor.extra, "runs": seen_runs, "latest": latest, "beats": beats}
         return delta, replace(cursor, counts=counts, children=frozenset(children), logs=logs, extra=extra)
 
     def _sampled(self, run_id: str, mkey: str) -> list | None:
@@ -476,9 +482,10 @@ class MlflowStore:
 
     # -- files -------------------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:
-        return self.root / "runs" / run_id
+        return self.files.run_dir(run_id)
 
     def put_file(self, run_id: str, name: str, source: Any) -> None:
+        name = check_name(name)
         folder, base = os.path.split(name)
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / base
@@ -495,22 +502,22 @@ class MlflowStore:
             path = stack.pop()
             for f in self.client.list_artifacts(run_id, path):
                 (stack.append(f.path) if f.is_dir else out.append(f.path))
-        local = self.run_dir(run_id) / "logs"
-        if local.is_dir():
-            out += [f"logs/{p.name}" for p in local.iterdir() if p.is_file()]
+        out += [n for n in self.files.list(run_id) if n.startswith("logs/")]
         return sorted(set(out))
 
     def get_file(self, run_id: str, name: str, dest: str) -> str:
-        local = self.run_dir(run_id) / name
+        local = self.files.path(run_id, name)  # refuses absolute names, '..' and links out of the run
         Path(dest).parent.mkdir(parents=True, exist_ok=True)
-        if local.is_file():
+        if local.is_file() and not local.is_symlink():
             shutil.copyfile(local, dest)
             return str(dest)
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                got = self.client.download_artifacts(run_id, name, tmp)
+                got = self.client.download_artifacts(run_id, check_name(name), tmp)
             except Exception as e:
                 raise FileNotFoundError(f"run {run_id} has no file {name!r}") from e
+            if not os.path.realpath(got).startswith(os.path.realpath(tmp) + os.sep):
+                raise FileNotFoundError(f"run {run_id} has no file {name!r}")
             shutil.copyfile(got, dest)
         return str(dest)
 
@@ -522,15 +529,13 @@ class MlflowStore:
 
     def file_path(self, run_id: str, name: str) -> Path:
         """A local path for the file: the staging copy of a log, else a downloaded copy."""
-        local = self.run_dir(run_id) / name
-        if not local.is_file() and not name.startswith("logs/"):  # logs are written here first
+        local = self.files.path(run_id, name)
+        if not local.is_file() and not check_name(name).startswith("logs/"):  # logs are written here first
             self.get_file(run_id, name, str(local))
         return local
 
     def log_path(self, run_id: str, name: str) -> str:
-        p = self.run_dir(run_id) / "logs" / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return str(p)
+        return self.files.log_path(run_id, name)
 
     def upload_logs(self, run_id: str) -> None:
         """Copy the run's local log files to its artifacts (done when the run ends)."""
@@ -550,3 +555,44 @@ class MlflowStore:
 
     def close(self) -> None:
         pass
+
+
+def _scrubbing(method):
+    """Re-raise an exception whose text holds the tracking URI's password without it."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as e:
+            if self._secrets and any(s in f"{e} {e.args!r}" for s in self._secrets):
+                raise StoreUnavailable(scrub(f"{type(e).__name__}: {e}", self.tracking_uri)) from None
+            raise
+
+    return wrapper
+
+
+for _name, _fn in list(vars(MlflowStore).items()):
+    if callable(_fn) and not _name.startswith("_"):
+        setattr(MlflowStore, _name, _scrubbing(_fn))
+
+
+class _ScrubFilter(logging.Filter):
+    def __init__(self, uri: str) -> None:
+        super().__init__()
+        self.uri = uri
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = scrub(text, self.uri)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+def _scrub_logs(uri: str) -> None:
+    """MLflow's and urllib3's own warnings may quote the URL: scrub them at the handlers that print them."""
+    for logger in (logging.getLogger(), logging.getLogger("mlflow"), logging.getLogger("runwidgets")):
+        for handler in logger.handlers:
+            if not any(isinstance(f, _ScrubFilter) and f.uri == uri for f in handler.filters):
+                handler.addFilter(_ScrubFilter(uri))

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
 from . import codec
 from .base import (
+    LIVE,
     SCALAR,
     Cursor,
     Delta,
@@ -34,6 +35,8 @@ from .base import (
     SeriesChunk,
     SeriesKey,
 )
+from .errors import DamagedWorkspace, ReadOnlyWorkspace, RunNotFound, SchemaError, StoreFull, WorkspaceError
+from .files import RunFiles, check_run_id
 from .logs import LOG_FIRST_READ_BYTES, read_new_log_text  # noqa: F401 - re-exported for tests
 
 SCHEMA_VERSION = 1
@@ -73,29 +76,31 @@ CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, run INTEGER NOT NULL);
 MIGRATIONS: dict[int, str] = {}
 
 
-class SchemaError(RuntimeError):
-    """The workspace file was written by a newer runwidgets, or is not ours."""
-
-
-class RunNotFound(KeyError):
-    def __str__(self) -> str:
-        return f"no run with id {self.args[0]!r} in this workspace"
+__all__ = ["SqliteStore", "SchemaError", "RunNotFound"]
 
 
 class SqliteStore:
-    """A run store in ``<root>/runwidgets.db`` with run files under ``<root>/runs``."""
+    """A run store in ``<root>/runwidgets.db`` with run files under ``<root>/runs``.
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    A folder the process cannot write is opened read-only: every read works,
+    and every write raises :class:`ReadOnlyWorkspace`. ``create=False`` refuses
+    to make a new database (read-only commands never create a workspace).
+    """
+
+    def __init__(self, root: str | os.PathLike, create: bool = True) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / DB_NAME
+        self.files = RunFiles(self.root)
         self._pid = -1
+        self._create = create
+        self.read_only = False
         self._open()
 
     # -- connections -------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, mode: str = "") -> sqlite3.Connection:
+        target, uri = (self.db_path, False) if not mode else (f"file:{quote(str(self.db_path))}?{mode}", True)
         con = sqlite3.connect(
-            self.db_path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            target, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri
         )
         con.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         con.execute("PRAGMA synchronous=NORMAL")
@@ -106,44 +111,111 @@ class SqliteStore:
         self._pid = os.getpid()
         self._wlock = threading.RLock()
         self._rlock = threading.RLock()
-        self._w = self._connect()
-        mode = self._w.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise SchemaError(f"{self.db_path}: could not switch SQLite to WAL mode (got {mode!r})")
-        self._init_schema()
-        self._r = self._connect()
         self._run_ids: dict[str, int] = {}
         self._series: dict[tuple[int, str, str], int] = {}  # writer: (run, name, col) -> series id
         self._series_meta: dict[int, tuple[SeriesKey, str]] = {}  # reader: id -> key, description
         self._series_seen = 0
+        self._check_file()
+        try:
+            self._open_connections()
+        except sqlite3.Error as e:
+            raise self._translate(e) from None
+
+    def _check_file(self) -> None:
+        """Refuse what would hide lost data: a folder or an empty file where the database should be."""
+        db = self.db_path
+        if db.is_dir():
+            raise DamagedWorkspace(f"{db} is a folder, not a runwidgets database: move it away to use this workspace")
+        if not db.exists():
+            if not self._create:
+                raise WorkspaceError(f"{self.root} holds no runwidgets workspace (no {DB_NAME})")
+            return
+        wal = Path(f"{db}-wal")
+        if db.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size) and self.files.has_runs():
+            raise DamagedWorkspace(
+                f"{db} is empty (0 bytes) but the workspace holds run files: the database was truncated."
+                f" Restore it from a backup, or move it away to start a new database beside those files"
+            )
+
+    def _open_connections(self) -> None:
+        self._w = None
+        try:
+            if not self.root.is_dir():
+                self.root.mkdir(parents=True, exist_ok=True)
+            w = self._connect()
+            mode = w.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except (sqlite3.OperationalError, PermissionError, OSError) as e:
+            if isinstance(e, sqlite3.DatabaseError) and not _is_read_only(e):
+                raise
+            if not self.db_path.is_file():
+                raise ReadOnlyWorkspace(f"cannot create a workspace in {self.root}: the folder is read-only") from None
+            self._open_read_only()
+            return
+        if mode.lower() != "wal":
+            raise SchemaError(f"{self.db_path}: could not switch SQLite to WAL mode (got {mode!r})")
+        self._w = w
+        self._init_schema()
+        self._r = self._connect()
+
+    def _open_read_only(self) -> None:
+        """Readers of a folder we cannot write: ``mode=ro``, or ``immutable`` when WAL files cannot be made."""
+        self.read_only = True
+        last: sqlite3.Error | None = None
+        for mode in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                con = self._connect(mode)
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as e:
+                last = e
+                continue
+            self._r = con
+            self._check_schema(con)
+            return
+        raise self._translate(last) from None
 
     def _check_fork(self) -> None:
         if os.getpid() != self._pid:
             self._open()
+
+    def _check_schema(self, con: sqlite3.Connection) -> int | None:
+        """The file's schema version (None for a new, empty file); refuses a newer or a foreign file."""
+        have = con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        if not have:
+            if con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise SchemaError(
+                    f"{self.db_path} is an SQLite file but not a runwidgets workspace: point runwidgets at another folder"
+                )
+            return None
+        row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        try:
+            version = int(row[0]) if row else None
+        except (TypeError, ValueError):
+            version = -1
+        if version is None or version < 0:
+            raise DamagedWorkspace(f"{self.db_path} has no readable schema version: restore it from a backup")
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.db_path} has schema version {version}, newer than this runwidgets "
+                f"understands ({SCHEMA_VERSION}): upgrade runwidgets to read it (pip install -U runwidgets)"
+            )
+        if version < SCHEMA_VERSION and self.read_only:
+            raise ReadOnlyWorkspace(
+                f"{self.db_path} was written by an older runwidgets; open it once with write access to upgrade it"
+            )
+        return version
 
     def _init_schema(self) -> None:
         with self._wlock:
             w = self._w
             w.execute("BEGIN IMMEDIATE")
             try:
-                have = w.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
-                version = None
-                if have:
-                    row = w.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-                    version = int(row[0]) if row else None
-                elif w.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                    raise SchemaError(f"{self.db_path} is an SQLite file but not a runwidgets workspace")
+                version = self._check_schema(w)
                 if version is None:
                     for stmt in _SCHEMA.split(";"):
                         if stmt.strip():
                             w.execute(stmt)
                     w.execute("INSERT OR REPLACE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
-                elif version > SCHEMA_VERSION:
-                    raise SchemaError(
-                        f"{self.db_path} has schema version {version}, newer than this runwidgets "
-                        f"understands ({SCHEMA_VERSION}): upgrade runwidgets to read it"
-                    )
-                else:
+                elif version < SCHEMA_VERSION:
                     for v in range(version, SCHEMA_VERSION):
                         for stmt in MIGRATIONS[v].split(";"):
                             if stmt.strip():
@@ -151,31 +223,64 @@ class SqliteStore:
                     w.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
                 w.execute("COMMIT")
             except BaseException:
-                w.execute("ROLLBACK")
+                _rollback(w)
                 raise
 
     def schema_version(self) -> int:
         with self._rlock:
             return int(self._r.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
 
+    def _translate(self, e: BaseException) -> BaseException:
+        """sqlite3's error as the one a person can act on (the same error when there is none better)."""
+        msg = str(e)
+        if isinstance(e, sqlite3.DatabaseError) and "full" in msg and "disk" in msg:
+            return StoreFull(
+                f"the disk holding {self.root} is full: free some space. Nothing already stored is lost;"
+                " points logged since the last write stay buffered and are written when there is room"
+            )
+        if isinstance(e, (sqlite3.DatabaseError, OSError)) and _is_read_only(e):
+            return ReadOnlyWorkspace(
+                f"{self.db_path} is read-only: its runs can be read but nothing can be logged there."
+                " Log to a workspace in a folder you can write"
+            )
+        if type(e) is sqlite3.DatabaseError or any(w in msg for w in ("malformed", "not a database", "corrupt")):
+            return DamagedWorkspace(
+                f"{self.db_path} is damaged ({msg}): restore it from a backup;"
+                f" `sqlite3 {self.db_path} .recover` may save what is left"
+            )
+        if isinstance(e, sqlite3.OperationalError) and "unable to open" in msg:
+            return DamagedWorkspace(f"{self.db_path} cannot be opened ({msg}): check that it exists and is readable")
+        return e
+
     def _write(self, fn, *args):
         """Run ``fn(connection, *args)`` in one IMMEDIATE transaction."""
         self._check_fork()
+        if self._w is None:
+            raise ReadOnlyWorkspace(
+                f"{self.db_path} is read-only: its runs can be read but nothing can be logged there."
+                " Log to a workspace in a folder you can write"
+            )
         with self._wlock:
             w = self._w
-            w.execute("BEGIN IMMEDIATE")
             try:
+                w.execute("BEGIN IMMEDIATE")
                 out = fn(w, *args)
                 w.execute("COMMIT")
                 return out
+            except sqlite3.Error as e:
+                _rollback(w)
+                raise self._translate(e) from None
             except BaseException:
-                w.execute("ROLLBACK")
+                _rollback(w)
                 raise
 
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
         self._check_fork()
         with self._rlock:
-            return self._r.execute(sql, args).fetchall()
+            try:
+                return self._r.execute(sql, args).fetchall()
+            except sqlite3.Error as e:
+                raise self._translate(e) from None
 
     def close(self) -> None:
         for con in (getattr(self, "_w", None), getattr(self, "_r", None)):
@@ -207,6 +312,8 @@ class SqliteStore:
         return rid
 
     def create_run(self, record: RunRecord) -> RunRecord:
+        check_run_id(record.run_id)
+
         def tx(w: sqlite3.Connection) -> None:
             w.execute(
                 "INSERT OR IGNORE INTO experiments(name, created) VALUES(?, ?)",
@@ -237,7 +344,10 @@ class SqliteStore:
             w.executemany("INSERT INTO properties VALUES(?,?,?)", [(rid, k, v) for k, v in record.properties.items()])
             w.execute("INSERT INTO events(run) VALUES(?)", (rid,))
 
-        self._write(tx)
+        try:
+            self._write(tx)
+        except sqlite3.IntegrityError:
+            raise ValueError(f"a run with id {record.run_id!r} already exists in {self.root}") from None
         return record
 
     _RUN_COLS = (
@@ -513,11 +623,12 @@ class SqliteStore:
         watched = set(run_ids)
         delta = Delta()
         changes: dict[str, Any] = {}
-        # Events first: points a writer flushed before changing a run's status are then
-        # always under the points watermark read next.
-        top_event = self._read("SELECT max(id) FROM events")[0][0] or 0
-        top_point = self._read("SELECT max(id) FROM chunks")[0][0] or 0
+        # Both watermarks from one snapshot: points a writer flushed before changing a run's
+        # status are then always under the points watermark.
+        top_event, top_point = self._read("SELECT (SELECT max(id) FROM events), (SELECT max(id) FROM chunks)")[0]
+        top_event, top_point = top_event or 0, top_point or 0
         children = cursor.children
+        beats = cursor.beats
 
         if top_event > cursor.events:
             if cursor.events == 0:
@@ -530,14 +641,36 @@ class SqliteStore:
                     chunk = ids[i : i + 500]
                     recs += self._records(f"r.id IN ({','.join('?' * len(chunk))})", tuple(chunk))
             new_children = set()
+            live = dict(beats)
             for rec in recs:
                 if rec.run_id in watched or rec.parent_id in watched or rec.run_id in children:
                     delta.runs[rec.run_id] = rec
                     if rec.parent_id in watched and rec.run_id not in children:
                         new_children.add(rec.run_id)
+                    if rec.status in LIVE:
+                        live[rec.run_id] = rec.heartbeat
+                    else:
+                        live.pop(rec.run_id, None)
             if new_children:
                 children = changes["children"] = children | new_children
+            if live != beats:
+                beats = changes["beats"] = live
             changes["events"] = top_event
+
+        if beats:
+            # Heartbeats write no event (an idle poll stays two look-ups), so a live run's beat is read here:
+            # one indexed row per live run, however long its history.
+            ids = list(beats)
+            moved = {
+                rid: hb
+                for rid, hb in self._read(
+                    f"SELECT run_id, heartbeat FROM runs WHERE run_id IN ({','.join('?' * len(ids))})", tuple(ids)
+                )
+                if hb != beats.get(rid)
+            }
+            if moved:
+                delta.beats.update(moved)
+                beats = changes["beats"] = {**beats, **moved}
 
         if top_point > cursor.points:
             self._load_series_meta()
@@ -571,39 +704,48 @@ class SqliteStore:
 
     # -- files -------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:
-        return self.root / "runs" / run_id
+        return self.files.run_dir(run_id)
 
     def put_file(self, run_id: str, name: str, source: Any) -> None:
-        dest = self.run_dir(run_id) / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if hasattr(source, "read"):
-            with open(dest, "wb") as f:
-                shutil.copyfileobj(source, f)
-        else:
-            shutil.copyfile(source, dest)
+        if self.read_only:
+            raise ReadOnlyWorkspace(f"{self.root} is read-only: files cannot be added to its runs")
+        try:
+            self.files.put(run_id, name, source)
+        except OSError as e:
+            if e.errno == 28:  # ENOSPC
+                raise StoreFull(
+                    f"the disk holding {self.root} is full: {name!r} was not saved; free some space"
+                ) from None
+            raise
 
     def list_files(self, run_id: str) -> list[str]:
-        base = self.run_dir(run_id)
-        if not base.is_dir():
-            return []
-        return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        return self.files.list(run_id)
 
     def get_file(self, run_id: str, name: str, dest: str) -> str:
-        src = self.run_dir(run_id) / name
-        if not src.is_file():
-            raise FileNotFoundError(f"run {run_id} has no file {name!r}")
-        Path(dest).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
-        return str(dest)
+        return self.files.get(run_id, name, dest)
 
     def read_file(self, run_id: str, name: str, limit: int | None = None) -> bytes:
-        with open(self.run_dir(run_id) / name, "rb") as f:
-            return f.read(limit if limit is not None else -1)
+        return self.files.read(run_id, name, limit)
 
     def file_path(self, run_id: str, name: str) -> Path:
-        return self.run_dir(run_id) / name
+        return self.files.path(run_id, name)
 
     def log_path(self, run_id: str, name: str) -> str:
-        p = self.run_dir(run_id) / "logs" / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return str(p)
+        return self.files.log_path(run_id, name)
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: SQLite ends one itself on some errors (a full disk),
+    and an unconditional ROLLBACK would then hide the real error behind "no transaction is active"."""
+    if con.in_transaction:
+        try:
+            con.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _is_read_only(e: BaseException) -> bool:
+    if isinstance(e, PermissionError):
+        return True
+    msg = str(e).lower()
+    return "readonly" in msg or "read-only" in msg or "unable to open" in msg and not isinstance(e, FileNotFoundError)

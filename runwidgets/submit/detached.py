@@ -10,7 +10,7 @@ import threading
 import time
 
 from .._process import exit_on_signal
-from ..store.base import FAILED, HEARTBEAT_INTERVAL, LIVE
+from ..store.base import FAILED, LIVE, heartbeat_interval
 from ..tracking.workspace import Workspace
 
 
@@ -31,11 +31,15 @@ class DetachedProcess:
         threading.Thread(target=self._beat, daemon=True).start()
 
     def _beat(self) -> None:
-        while not self.stop_beating.wait(HEARTBEAT_INTERVAL):
+        failing = False
+        while not self.stop_beating.wait(heartbeat_interval()):
             try:
                 self.store.heartbeat([self.run_id], time.time())
+                failing = False
             except Exception as e:  # a busy store must not kill the run
-                self.say(f"heartbeat failed: {e}")
+                if not failing:
+                    self.say(f"heartbeat failed, retrying: {e}")
+                failing = True
 
     def note_details(self, **values) -> None:
         """Add to the run's details (pids, exit code) without losing what is there."""

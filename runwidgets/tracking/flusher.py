@@ -17,7 +17,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING
 
-from ..store.base import HEARTBEAT_INTERVAL
+from ..store.base import env_seconds, heartbeat_interval
 
 if TYPE_CHECKING:
     from .run import Run
@@ -26,10 +26,8 @@ log = logging.getLogger("runwidgets")
 
 
 def flush_interval() -> float:
-    try:
-        return max(0.05, float(os.environ.get("RUNWIDGETS_FLUSH_INTERVAL", "1.0")))
-    except ValueError:
-        return 1.0
+    """Seconds between flushes ($RUNWIDGETS_FLUSH_INTERVAL)."""
+    return env_seconds("RUNWIDGETS_FLUSH_INTERVAL", 1.0)
 
 
 class Flusher:
@@ -41,6 +39,7 @@ class Flusher:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._last_beat = 0.0
+        self._beat_error: str | None = None
         self.uncaught: BaseException | None = None
 
     def register(self, run: Run) -> None:
@@ -58,30 +57,55 @@ class Flusher:
 
     def _loop(self) -> None:
         while True:
-            self._wake.wait(self.interval)
+            # a long flush interval must not starve the heartbeat: readers would call the run lost
+            self._wake.wait(min(self.interval, heartbeat_interval()))
             self._wake.clear()
-            self.flush_all()
+            self.flush_all(beat_only=time.time() - self._last_flush < self.interval)
 
-    def flush_all(self) -> None:
+    _last_flush = 0.0
+
+    def flush_all(self, beat_only: bool = False) -> None:
         with self._lock:
             runs = list(self._runs)
-        for run in runs:
-            try:
-                run._flush()
-            except Exception:  # keep the thread alive; the points stay buffered for the next try
-                log.exception("runwidgets: could not write %s's metrics; will retry", run.id)
-        now = time.time()
-        if now - self._last_beat >= HEARTBEAT_INTERVAL:
-            self._last_beat = now
-            by_store: dict = {}
+        if not beat_only:
+            self._last_flush = time.time()
             for run in runs:
-                if run._beats:
-                    by_store.setdefault(run._store, []).append(run.id)
-            for store, ids in by_store.items():
-                try:
-                    store.heartbeat(ids, now)
-                except Exception:
-                    log.warning("runwidgets: heartbeat failed; will retry", exc_info=True)
+                self._flush_one(run)
+        now = time.time()
+        if now - self._last_beat >= heartbeat_interval() * 0.9:
+            self._last_beat = now
+            self._beat([run for run in runs if run._beats], now)
+
+    def _flush_one(self, run: Run) -> None:
+        """Flush a run; a failure is said once (and its end once), not every second."""
+        try:
+            run._flush()
+        except Exception as e:  # keep the thread alive; the points stay buffered for the next try
+            said = f"{type(e).__name__}: {e}"
+            if run._flush_error != said:
+                run._flush_error = said
+                log.warning(
+                    "runwidgets: could not write run %s's metrics (%s); they stay buffered and are retried", run.id, said
+                )
+        else:
+            if run._flush_error is not None:
+                run._flush_error = None
+                log.warning("runwidgets: run %s's metrics are being written again; nothing was lost", run.id)
+
+    def _beat(self, runs: list[Run], now: float) -> None:
+        by_store: dict = {}
+        for run in runs:
+            by_store.setdefault(run._store, []).append(run.id)
+        for store, ids in by_store.items():
+            try:
+                store.heartbeat(ids, now)
+            except Exception as e:
+                said = f"{type(e).__name__}: {e}"
+                if self._beat_error != said:
+                    self._beat_error = said
+                    log.warning("runwidgets: heartbeat failed (%s); will retry", said)
+            else:
+                self._beat_error = None
 
     def at_exit(self) -> None:
         """Flush every run; complete (or fail, after an uncaught exception) runs left open."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store import base as st
+from ..store.uri import safe_href
 from . import validate as check
 from .flusher import FLUSHER
 
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("runwidgets")
 _now = time.time
 _COLUMNS = (itemgetter(0), itemgetter(1), itemgetter(2))  # value, step, wall of a queued point
+_INT_LIMIT = check.INT_LIMIT
+# What a store raises for a value it cannot encode: such points are dropped alone, never retried.
+# Anything else (a full disk, a server down) keeps every point buffered for the next try.
+UNWRITABLE = (ValueError, TypeError, OverflowError, UnicodeError)
 FLUSH_CHUNK = 250_000  # points per transaction: short transactions keep writers fair
 DRIVER_LOG = "driver_log.txt"  # stdout and stderr of a submitted script
 PYTHON_LOG = "python_log.txt"  # records from RunLogHandler
@@ -56,7 +61,9 @@ class Run:
         self._record = rec
         # One deque of (value, step, wall) per series; run.log() appends, the flush thread pops.
         self._queues: dict[Any, deque] = {}
-        self._retired: dict[Any, tuple[deque, int]] = {}  # see _flush
+        self._retired: list[tuple[Any, deque, int]] = []  # see _take
+        self._dropped: dict[str, int] = {}  # metric -> points the store could not encode
+        self._flush_error: str | None = None  # the flush thread's last failure, said once
         self._kinds: dict[str, str] | None = None  # name -> kind, loaded on first non-fast log
         self._table_cols: dict[str, tuple[str, ...]] = {}
         self._descriptions: dict[str, str] = {}
@@ -161,7 +168,7 @@ class Run:
         except TypeError:  # unhashable name: let the checks say what is wrong
             q = None
         tv = value.__class__
-        if q is not None and step is None and (tv is float or tv is int):
+        if q is not None and step is None and (tv is float or (tv is int and -_INT_LIMIT < value < _INT_LIMIT)):
             q.append((value, None, _now()))
             return
         self._log_checked(name, value, description, step)
@@ -183,8 +190,8 @@ class Run:
 
     def _queue(self, key: Any) -> deque:
         q = self._queues.get(key)
-        if q is None:
-            q = self._queues[key] = deque()
+        if q is None:  # setdefault is atomic: two threads starting one metric share one deque
+            q = self._queues.setdefault(key, deque())
         return q
 
     def _claim(self, name: str, kind: str) -> None:
@@ -206,9 +213,7 @@ class Run:
             )
 
     def _describe(self, name: str, description: Any) -> None:
-        if not isinstance(description, str):
-            raise TypeError(f"description of {name!r} must be a str, got {type(description).__name__}")
-        self._descriptions.setdefault(name, description)
+        self._descriptions.setdefault(name, check.description(name, description))
 
     def log_list(self, name: str, value: Iterable, description: str = "") -> None:
         """Log a list of values (any iterable, generators included); x is the position."""
@@ -293,43 +298,91 @@ class Run:
         """Write every buffered point to the store now."""
         self._flush()
 
+    def _take(self) -> list[tuple[Any, list]]:
+        """Every buffered point, per series, oldest first; the deques are swapped, not popped.
+
+        A logger that fetched a deque just before the swap may still append to
+        it. A swapped-out deque is therefore kept, and drained of such late
+        points first, until nothing but this method refers to it any more.
+        """
+        taken: dict[Any, list] = {}
+        retired, self._retired = self._retired, []
+        for key, old, seen in retired:
+            n = len(old)
+            if n > seen:
+                taken[key] = list(islice(old, seen, n))
+            # references: the tuple in `retired`, the loop variable, getrefcount's argument
+            if sys.getrefcount(old) > 3:
+                self._retired.append((key, old, n))
+        for key in list(self._queues):
+            q = self._queues[key]
+            if q:
+                self._queues[key] = deque()
+                points = list(q)
+                self._retired.append((key, q, len(points)))
+                taken[key] = taken.get(key, []) + points
+        return list(taken.items())
+
     def _flush(self) -> None:
         with self._flush_lock:
-            # Swap each deque for an empty one rather than popping point by point.
-            # A logger that fetched a deque just before the swap may still append
-            # to it: the swapped-out deque is kept one more round and such late
-            # points go out first next time, so none is lost or reordered.
-            taken: list[tuple[Any, list]] = []
-            retired, self._retired = self._retired, {}
-            for key in list(self._queues):
-                old, seen = retired.pop(key, (None, 0))
-                late = list(islice(old, seen, None)) if old is not None and len(old) > seen else []
-                q = self._queues[key]
-                if q:
-                    self._queues[key] = deque()
-                    points = list(q)
-                    self._retired[key] = (q, len(points))
-                    taken.append((key, late + points))
-                elif late:
-                    taken.append((key, late))
             units = [
-                (key, points[i : i + FLUSH_CHUNK]) for key, points in taken for i in range(0, len(points), FLUSH_CHUNK)
+                (key, points[i : i + FLUSH_CHUNK])
+                for key, points in self._take()
+                for i in range(0, len(points), FLUSH_CHUNK)
             ]
             done = 0
             try:
                 while done < len(units):
                     batch, size = [], 0
                     for key, part in units[done:]:
-                        batch.append((key, *(list(map(col, part)) for col in _COLUMNS)))
+                        batch.append((key, part))
                         size += len(part)
                         if size >= FLUSH_CHUNK:
                             break
-                    self._store.write_points(self.id, batch, self._descriptions)
+                    try:
+                        self._write(batch)
+                    except UNWRITABLE:
+                        for key, part in batch:
+                            self._write_or_drop(key, part)
                     done += len(batch)
             except BaseException:
                 for key, part in reversed(units[done:]):  # back in front, in order, for the next try
-                    self._queues[key].extendleft(reversed(part))
+                    self._queue(key).extendleft(reversed(part))
                 raise
+
+    def _write(self, batch: list[tuple[Any, list]]) -> None:
+        rows = [(key, *(list(map(col, part)) for col in _COLUMNS)) for key, part in batch]
+        self._store.write_points(self.id, rows, self._descriptions)
+
+    def _write_or_drop(self, key: Any, part: list) -> None:
+        """Write what the store can encode, halving around what it cannot; drop only those points."""
+        try:
+            self._write([(key, part)])
+        except UNWRITABLE as e:
+            if len(part) == 1:
+                self._drop(key, e)
+            else:
+                half = len(part) // 2
+                self._write_or_drop(key, part[:half])
+                self._write_or_drop(key, part[half:])
+
+    def _drop(self, key: Any, error: BaseException) -> None:
+        name = key if type(key) is str else key[1]
+        first = name not in self._dropped
+        self._dropped[name] = self._dropped.get(name, 0) + 1
+        if not first:
+            return
+        msg = (
+            f"runwidgets: run {self.id}: a point of metric {name!r} could not be stored and was dropped"
+            f" ({type(error).__name__}: {error}). Other points and metrics are kept; further drops of"
+            " this metric are counted, not logged again"
+        )
+        log.warning(msg)
+        try:
+            with open(self._store.log_path(self.id, PYTHON_LOG), "a", encoding="utf-8", errors="replace") as f:
+                f.write(f"{datetime.now().isoformat(timespec='seconds')} WARNING {msg}\n")
+        except Exception:  # the run's log is a courtesy; the Python log has it
+            pass
 
     # -- reading metrics -------------------------------------------------------
     def get_metrics(
@@ -464,10 +517,9 @@ class Run:
     # -- children --------------------------------------------------------------
     def child_run(self, name: str | None = None, run_id: str | None = None, outputs: Any = None) -> Run:
         """Start a child run (also a context manager: ``with run.child_run() as c:``)."""
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"child run name must be a str, got {type(name).__name__}")
+        name = check.display_name(name, "child run name")
         if run_id is not None:
-            check.metric_name(run_id, "run id")
+            check.run_id(run_id)
         return Run._start(self.experiment, name=name, parent=self, run_id=run_id)
 
     def get_children(
@@ -619,7 +671,7 @@ class Run:
         status = self.get_status()
         url = self.get_portal_url()
         e = html.escape
-        link = f'<a href="{e(url)}" target="_blank" rel="noopener">Open in dashboard</a>'
+        link = f'<a href="{e(url)}" target="_blank" rel="noopener">Open in dashboard</a>' if safe_href(url) else ""
         return (
             "<table><tr><th>Experiment</th><th>Id</th><th>Type</th><th>Status</th><th>Details page</th></tr>"
             f"<tr><td>{e(self.experiment.name)}</td><td>{e(self.id)}</td><td>{e(self._record.kind)}</td>"

@@ -6,14 +6,33 @@ Only the slow paths live here; ``Run.log`` inlines the checks for plain
 
 from __future__ import annotations
 
+import datetime as dt
 import numbers
 import re
-from pathlib import PurePosixPath
 from typing import Any
+
+from ..store.files import check_name, check_run_id
 
 MAX_NAME = 250
 MAX_STRING = 4096
+# An int is stored exactly (the SQLite store) or as a float64 (MLflow): one that no float64 can
+# hold would fail in the store long after the call, so it is refused at the call.
+INT_LIMIT = 2**1023  # below this in magnitude an int always converts to a float64: the fast path's test
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}")
+
+run_id = check_run_id
+
+
+def text(value: str, what: str) -> str:
+    """A str the store can encode: UTF-8, so no lone surrogate (``"\\ud800"``, from bad decoding)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(
+            f"{what} {value[:80]!r} has a character that cannot be stored ({value[e.start]!r} at position"
+            f" {e.start}, a lone surrogate): clean it first, e.g. text.encode('utf-8', 'replace').decode()"
+        ) from None
+    return value
 
 
 def metric_name(name: Any, what: str = "metric name") -> str:
@@ -25,7 +44,25 @@ def metric_name(name: Any, what: str = "metric name") -> str:
         raise ValueError(f"{what} is {len(name)} characters long; use at most {MAX_NAME}")
     if "\x00" in name:
         raise ValueError(f"{what} must not contain a NUL character")
-    return name
+    return text(name, what)
+
+
+def display_name(name: Any, what: str = "display name") -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a str, got {type(name).__name__}")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"{what} is {len(name)} characters long; use at most {MAX_NAME}")
+    return text(name, what)
+
+
+def description(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"description of {name!r} must be a str, got {type(value).__name__}")
+    if len(value) > MAX_STRING:
+        raise ValueError(f"description of {name!r} is {len(value)} characters long; use at most {MAX_STRING}")
+    return text(value, f"description of {name!r}")
 
 
 def experiment_name(name: Any) -> str:
@@ -37,15 +74,45 @@ def experiment_name(name: Any) -> str:
     return name
 
 
+def integer(name: str, value: int) -> int:
+    if -INT_LIMIT < value < INT_LIMIT:
+        return value
+    try:
+        float(value)
+    except OverflowError:
+        raise ValueError(
+            f"run.log({name!r}, ...): the int with {len(str(abs(value))) if abs(value) < 10**4000 else 'over 4000'}"
+            " digits is too large to store (beyond float64's range); log float(value) if it fits, or str(value)"
+        ) from None
+    return value
+
+
+def _no_dates(name: str, value: Any) -> None:
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, (dt.date, dt.time, dt.timedelta)) or getattr(dtype, "kind", "") in ("m", "M"):
+        kind = type(value).__name__
+        raise TypeError(
+            f"run.log({name!r}, ...) got a {kind}; a metric is a number, a bool or a str. Log a date as"
+            " value.isoformat() (or str(value)), or as a number such as value.timestamp()"
+        )
+
+
 def scalar(name: str, value: Any) -> Any:
     """A loggable single value (bool, int, float, str), or a TypeError that says what to use."""
     if isinstance(value, (bool, int, float, str)):
-        return string(name, value) if isinstance(value, str) else value
+        if isinstance(value, str):
+            return string(name, value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return integer(name, int(value))
+        return value
+    _no_dates(name, value)
     try:
         import numpy as np
     except ImportError:  # pragma: no cover - numpy is a dependency
         np = None
     if np is not None:
+        if isinstance(value, np.floating) and not isinstance(value, (np.float16, np.float32, np.float64)):
+            return float(value)  # longdouble: .item() would give a longdouble back
         if isinstance(value, np.ndarray):
             if value.ndim == 0:
                 return scalar(name, value.item())
@@ -63,7 +130,10 @@ def scalar(name: str, value: Any) -> Any:
     if value is None:
         raise TypeError(f"run.log({name!r}, None): there is no value to log; pass a number or a string")
     if isinstance(value, numbers.Real):  # Decimal, Fraction, torch scalars with __float__ ...
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"run.log({name!r}, ...): {type(value).__name__} value is beyond float64's range") from None
     if hasattr(value, "item") and callable(value.item):  # torch / tensorflow 0-d tensors
         try:
             return scalar(name, value.item())
@@ -78,7 +148,7 @@ def string(name: str, value: str) -> str:
             f"metric {name!r}: a string value of {len(value)} characters is too long to be a metric"
             f" (at most {MAX_STRING}); use run.upload_file or a log file for text"
         )
-    return value
+    return text(value, f"metric {name!r}: the string value")
 
 
 def _is_iterator(value: Any) -> bool:
@@ -161,6 +231,7 @@ def row(name: str, cells: dict) -> dict:
         raise ValueError(f"run.log_row({name!r}) needs at least one column, e.g. run.log_row({name!r}, x=1, y=2)")
     out = {}
     for col, v in cells.items():
+        metric_name(col, f"column name of table {name!r}")
         try:
             out[col] = scalar(name, v)
         except TypeError as e:
@@ -170,18 +241,7 @@ def row(name: str, cells: dict) -> dict:
 
 def relative_name(name: Any, what: str = "file name") -> str:
     """A path inside a run's folder: relative, no '..', forward slashes."""
-    if not isinstance(name, str) or not name.strip():
-        raise TypeError(f"{what} must be a non-empty str, got {name!r}")
-    norm = name.replace("\\", "/")
-    p = PurePosixPath(norm)
-    if p.is_absolute() or norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        raise ValueError(f"{what} {name!r} is absolute; give a path inside the run, such as 'outputs/model.pkl'")
-    if ".." in p.parts:
-        raise ValueError(f"{what} {name!r} leaves the run's folder ('..'); give a path inside the run")
-    parts = [s for s in p.parts if s not in ("", ".")]
-    if not parts:
-        raise ValueError(f"{what} {name!r} names no file")
-    return "/".join(parts)
+    return text(check_name(name, what), what)
 
 
 def tag_value(key: Any, value: Any) -> str:
@@ -189,5 +249,5 @@ def tag_value(key: Any, value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (str, int, float, bool)):
-        return str(value)
+        return text(str(value), f"tag {key!r}: the value")
     raise TypeError(f"tag {key!r}: value must be a str, number or bool, got {type(value).__name__}")

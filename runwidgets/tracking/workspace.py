@@ -9,6 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..store.errors import WorkspaceError, WorkspaceNotFound
+from ..store.uri import redact, safe_href
+
 log = logging.getLogger("runwidgets")
 
 DEFAULT_FOLDER = ".runwidgets"
@@ -22,7 +25,8 @@ _stores_lock = threading.Lock()
 class Workspace:
     """A place that holds experiments and their runs.
 
-    ``Workspace(path)`` opens (or creates) a local workspace folder.
+    ``Workspace(path)`` opens (or creates) a local workspace folder;
+    ``create=False`` only opens one that exists (:class:`WorkspaceNotFound` otherwise).
     ``Workspace.from_config()`` finds one the way Azure ML found ``config.json``.
     """
 
@@ -32,9 +36,20 @@ class Workspace:
         *,
         tracking_uri: str | None = None,
         portal_url: str | None = None,
+        create: bool = True,
     ) -> None:
         self.path = Path(path if path is not None else DEFAULT_FOLDER).expanduser().resolve()
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._create = create
+        if self.path.exists() and not self.path.is_dir():
+            raise WorkspaceError(f"{self.path} is a file, not a workspace folder: pass a folder (-w DIR)")
+        if not create and not tracking_uri and not (self.path / "runwidgets.db").is_file():
+            why = "does not exist" if not self.path.exists() else "holds no runwidgets workspace"
+            raise WorkspaceNotFound(
+                f"{self.path} {why}: name the workspace with -w DIR (or $RUNWIDGETS_WORKSPACE),"
+                " or create one by logging a run there"
+            )
+        if create:
+            self.path.mkdir(parents=True, exist_ok=True)
         cfg = self._read_config()
         self.tracking_uri = tracking_uri or cfg.get("tracking_uri")
         self._portal_url = portal_url or cfg.get("portal_url")
@@ -53,38 +68,40 @@ class Workspace:
         return data
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike | None = None) -> Workspace:
-        """Find the workspace for this directory.
+    def from_config(cls, path: str | os.PathLike | None = None, *, create: bool = True) -> Workspace:
+        """Find the workspace to use, the explicit choice first.
 
         With ``path``: a workspace folder, or a JSON config file whose
-        ``"workspace"`` names one. Without: the nearest ``.runwidgets`` folder
-        from the working directory up, else ``$RUNWIDGETS_WORKSPACE``, else a new
-        ``./.runwidgets``. One log line says which.
+        ``"workspace"`` names one. Without: ``$RUNWIDGETS_WORKSPACE``, else the
+        nearest ``.runwidgets`` folder from the working directory up, else a new
+        ``./.runwidgets`` (with ``create=False``: :class:`WorkspaceNotFound`).
+        One log line says which.
         """
         if path is not None:
             p = Path(path).expanduser()
             if p.is_file():
-                cfg = json.loads(p.read_text())
+                try:
+                    cfg = json.loads(p.read_text())
+                except (OSError, ValueError) as e:
+                    raise WorkspaceError(f"{p} is not a workspace config file (JSON): {e}") from None
                 target = Path(cfg.get("workspace", p.parent)).expanduser()
                 if not target.is_absolute():
                     target = p.parent / target
-                ws = cls(target, tracking_uri=cfg.get("tracking_uri"), portal_url=cfg.get("portal_url"))
+                ws = cls(target, tracking_uri=cfg.get("tracking_uri"), portal_url=cfg.get("portal_url"), create=create)
                 how = f"config file {p}"
-            elif p.is_dir() or not p.exists():
-                ws, how = cls(p), "the given path"
             else:
-                raise ValueError(f"{p} is neither a workspace folder nor a config file")
+                ws, how = cls(p, create=create), "the given path"
+        elif os.environ.get("RUNWIDGETS_WORKSPACE"):
+            ws, how = cls(os.environ["RUNWIDGETS_WORKSPACE"], create=create), "$RUNWIDGETS_WORKSPACE"
         else:
             found = next(
                 (d / DEFAULT_FOLDER for d in (Path.cwd(), *Path.cwd().parents) if (d / DEFAULT_FOLDER).is_dir()),
                 None,
             )
             if found is not None:
-                ws, how = cls(found), "the nearest .runwidgets folder"
-            elif os.environ.get("RUNWIDGETS_WORKSPACE"):
-                ws, how = cls(os.environ["RUNWIDGETS_WORKSPACE"]), "$RUNWIDGETS_WORKSPACE"
+                ws, how = cls(found, create=create), "the nearest .runwidgets folder"
             else:
-                ws, how = cls(DEFAULT_FOLDER), "a new local folder"
+                ws, how = cls(DEFAULT_FOLDER, create=create), "a new local folder"
         log.info("runwidgets: workspace %s (from %s)", ws.location, how)
         return ws
 
@@ -94,6 +111,8 @@ class Workspace:
         bad = set(settings) - allowed
         if bad:
             raise TypeError(f"unknown workspace settings {sorted(bad)}; known: {sorted(allowed)}")
+        if settings.get("portal_url") and not safe_href(settings["portal_url"]):
+            raise ValueError(f"portal_url must start with http:// or https://, got {settings['portal_url'][:80]!r}")
         cfg = self._read_config()
         cfg.update({k: v for k, v in settings.items() if v is not None})
         f = self.path / CONFIG_NAME
@@ -107,12 +126,20 @@ class Workspace:
 
     @property
     def location(self) -> str:
-        return _redact(self.tracking_uri) if self.tracking_uri else str(self.path)
+        return redact(self.tracking_uri) if self.tracking_uri else str(self.path)
 
     @property
     def portal_url(self) -> str:
-        """Base URL of the dashboard: $RUNWIDGETS_PORTAL_URL, the config's ``portal_url``, or the default."""
-        return (os.environ.get("RUNWIDGETS_PORTAL_URL") or self._portal_url or DEFAULT_PORTAL_URL).rstrip("/")
+        """Base URL of the dashboard: $RUNWIDGETS_PORTAL_URL, the config's ``portal_url``, or the default.
+
+        Only an http(s) URL is used; any other (``javascript:``) is ignored, with a warning.
+        """
+        for url in (os.environ.get("RUNWIDGETS_PORTAL_URL"), self._portal_url):
+            if url and safe_href(url):
+                return url.rstrip("/")
+            if url:
+                log.warning("runwidgets: ignoring portal URL %r: it must start with http:// or https://", url[:80])
+        return DEFAULT_PORTAL_URL
 
     def run_page(self, run_id: str) -> str:
         """A run's page: in the MLflow UI for an MLflow store (empty where there is no UI), else in the dashboard."""
@@ -136,7 +163,7 @@ class Workspace:
                 else:
                     from ..store.sqlite import SqliteStore
 
-                    store = SqliteStore(self.path)
+                    store = SqliteStore(self.path, create=self._create)
                 _stores[key] = store
         return store
 
@@ -173,15 +200,3 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace({self.location!r})"
 
-
-def _redact(uri: str) -> str:
-    """A tracking URI with any password replaced, for reprs and log lines."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    if parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
-        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
-    return uri

@@ -13,6 +13,7 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
+from .closing import close_all
 from .downsample import MAX_POINTS, ema, minmax_indices_multi
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -127,9 +128,7 @@ class LineChart:
         return int(y.shape[-1]) if hasattr(y, "shape") and y.size else 0
 
     def close(self) -> None:
-        for w in (self.widget, self.figure, self.lines, self.bad, self.x_axis, self.y_axis, self.x_scale,
-                  self.y_lin, self.y_log, self.note, self.log, self.smoothing):  # fmt: skip
-            w.close()
+        close_all(self.widget, self.y_lin, self.y_log)  # one y scale is not in the figure at a time
 
 
 class ChildMetricChart(LineChart):
@@ -161,6 +160,3 @@ class ChildMetricChart(LineChart):
         self.set_data(x, [best], ["best so far"] if self.goal else [])
         self.lines.display_legend = False
 
-    def close(self) -> None:
-        self.dots.close()
-        super().close()

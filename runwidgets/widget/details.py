@@ -23,7 +23,9 @@ import ipywidgets as W
 import numpy as np
 
 from ..store.base import IMAGE, LIST, SCALAR, TABLE, RunRecord
+from ..store.uri import safe_href, scrub
 from .charts import ChildMetricChart, LineChart
+from .closing import close_all
 from .poller import POLLER
 from .state import RunState, Series
 from .views import HeaderView, PanelsView
@@ -175,32 +177,27 @@ class RunDetails:
         bundle = self.widget._repr_mimebundle_(**kwargs) or {}
         rec = self._state.records.get(self.run_id)
         status = rec.display_status if rec else "unknown"
-        url = self._source.portal_url(self.run_id)
-        bundle["text/plain"] = f"RunDetails: run {self.run_id} ({status}); open {url}"
+        url = safe_href(self._source.portal_url(self.run_id))
+        bundle["text/plain"] = f"RunDetails: run {self.run_id} ({status})" + (f"; open {url}" if url else "")
         e = html.escape
+        link = f'<a href="{e(url)}" target="_blank" rel="noopener">Open the run\'s page</a> ' if url else ""
         bundle["text/html"] = (
-            f"<p>Run <code>{e(self.run_id)}</code>: <b>{e(status)}</b>. "
-            f'<a href="{e(url)}" target="_blank" rel="noopener">Open the run\'s page</a> '
+            f"<p>Run <code>{e(self.run_id)}</code>: <b>{e(status)}</b>. {link}"
             "(this host does not show Jupyter widgets).</p>"
         )
         return bundle
 
     def close(self) -> None:
-        """Stop polling and close every widget."""
+        """Stop polling and close every widget this view made (layouts, styles, scales and marks too)."""
         with self._lock:
             self._closed = True
             POLLER.remove(self)
             if self._child_details is not None:
                 self._child_details.close()
-            for chart in self._charts.values():
+            charts = [*self._charts.values(), *([self._child_chart] if self._child_chart else [])]
+            for chart in charts:
                 chart.close()
-            if self._child_chart is not None:
-                self._child_chart.close()
-            if self._root is not None:
-                for w in (self.header, self.panels, self.charts_box, self.charts_note, self.child_box, self._root):
-                    w.close()
-            if self._sidecar is not None:
-                self._sidecar.close()
+            close_all(self._root, self._sidecar)
 
     @property
     def polling(self) -> bool:
@@ -222,7 +219,8 @@ class RunDetails:
     def poll_failed(self, error: BaseException, retry_in: float) -> None:
         with self._lock:
             if not self._closed and self._root is not None:
-                self.header.connection = f"Reconnecting: {type(error).__name__}: {error}. Next try in {retry_in:.0f} s."
+                said = scrub(f"{type(error).__name__}: {error}", getattr(self._source.store, "tracking_uri", None))
+                self.header.connection = f"Reconnecting: {said}. Next try in {retry_in:.0f} s."
 
     def _finished(self) -> bool:
         return bool(self._state.records) and self._state.finished()
@@ -232,9 +230,7 @@ class RunDetails:
         self.polls += 1
         if self.header.connection:
             self.header.connection = ""
-        if not delta:
-            return
-        runs, series = self._state.apply(delta)
+        runs, series = self._state.apply(delta)  # also on an empty delta: a run may have just gone quiet
         mine = {k for k in series if k.run_id == self.run_id}
         if self.run_id in runs or mine:
             self._update_header()
@@ -260,7 +256,7 @@ class RunDetails:
             "created": rec.created,
             "started": rec.started,
             "ended": rec.ended,
-            "portal_url": self._source.portal_url(rec.run_id),
+            "portal_url": safe_href(self._source.portal_url(rec.run_id)),
             "error": {k: str(err.get(k, "")) for k in ("code", "message", "traceback")} if err else None,
         }
         with self.header.hold_sync():
@@ -409,10 +405,14 @@ class RunDetails:
                 continue
             file_name = str(s.last)
             ext = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
-            try:
-                data = self._source.store.read_file(self.run_id, file_name, IMAGE_BYTES + 1)
-            except OSError:
-                data = b""
+            data = b""
+            # an image metric names a file of this run's images/ (a tag anyone can set on an MLflow
+            # server must not make the view read /tmp/secret.png); the store refuses '..' and links
+            if file_name.startswith("images/"):
+                try:
+                    data = self._source.store.read_file(self.run_id, file_name, IMAGE_BYTES + 1)
+                except (OSError, ValueError):
+                    data = b""
             if len(data) > IMAGE_BYTES:
                 data = b""
             out.append({"name": name, "file": file_name, "count": s.n, "mime": _MIME.get(ext, ""), "data": data})

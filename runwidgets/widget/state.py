@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..store.base import SCALAR, TERMINAL, Delta, RunRecord, SeriesKey
+from ..store.base import LIVE, SCALAR, TERMINAL, Delta, RunRecord, SeriesKey, heartbeat_timeout
 
 
 class Series:
@@ -67,13 +67,30 @@ class RunState:
         self.run_id = run_id
         self.records: dict[str, RunRecord] = {}
         self.series: dict[SeriesKey, Series] = {}
+        self._lost: set[str] = set()  # live runs whose writer stopped beating, as last shown
         # run id -> metric name -> its series (a table: one per column), kept as deltas arrive so a
         # poll never scans the series of a thousand children to find the run's own
         self._groups: dict[str, dict[str, list[Series]]] = {}
 
     def apply(self, delta: Delta) -> tuple[set[str], set[SeriesKey]]:
-        """Fold a delta in; return the run ids and series keys that changed."""
+        """Fold a delta in; return the run ids and series keys that changed.
+
+        A run counts as changed when its record changed, or when what a person
+        sees of it did: a heartbeat that brings a run back from lost, or the
+        lack of one that makes it lost (checked on every call, delta or not).
+        """
         self.records.update(delta.runs)
+        runs = set(delta.runs)
+        for run_id, beat in delta.beats.items():
+            rec = self.records.get(run_id)
+            if rec is not None:
+                rec.heartbeat = beat
+        for run_id, rec in self.records.items():
+            if rec.status in LIVE or run_id in self._lost:
+                lost = rec.status in LIVE and rec.is_lost(timeout=heartbeat_timeout())
+                if lost != (run_id in self._lost):
+                    (self._lost.add if lost else self._lost.discard)(run_id)
+                    runs.add(run_id)
         changed = set()
         for ch in delta.series:
             old = self.series.get(ch.key)
@@ -94,7 +111,7 @@ class RunState:
             )
             s.extend(x, ch.values)
             changed.add(ch.key)
-        return set(delta.runs), changed
+        return runs, changed
 
     @property
     def record(self) -> RunRecord:
@@ -106,11 +123,10 @@ class RunState:
         )
 
     def finished(self) -> bool:
-        """The run and every child are over (a run whose writer died counts as over)."""
+        """The run and every child have a recorded end. A run shown as lost has none: its writer may
+        only be stalled (a busy disk, a suspended laptop) and beat again, so it is still watched."""
         return all(
-            r.display_status in TERMINAL
-            for r in self.records.values()
-            if r.run_id == self.run_id or r.parent_id == self.run_id
+            r.status in TERMINAL for r in self.records.values() if r.run_id == self.run_id or r.parent_id == self.run_id
         )
 
     def metrics_of(self, run_id: str) -> dict[str, list[Series]]:
