@@ -7,11 +7,14 @@ import math
 import sys
 from datetime import datetime
 
+from ._terminal import cell, plain
+from .store.errors import WorkspaceError
 from .tracking import Experiment, Run, Workspace
 
 
-def _workspace(args) -> Workspace:
-    return Workspace(args.workspace) if args.workspace else Workspace.from_config()
+def _workspace(args, create: bool = False) -> Workspace:
+    """The workspace named with -w, else found as Workspace.from_config() does; read-only commands never create one."""
+    return Workspace.from_config(args.workspace, create=create)
 
 
 def _find_run(ws: Workspace, run_id: str) -> Run:
@@ -48,6 +51,10 @@ def _table(rows: list[list[str]], head: list[str]) -> str:
     return "\n".join(out)
 
 
+def _clean_rows(rows: list[list]) -> list[list[str]]:
+    return [[cell(c) for c in r] for r in rows]
+
+
 def cmd_ls(args) -> int:
     ws = _workspace(args)
     store = ws.store
@@ -57,13 +64,13 @@ def cmd_ls(args) -> int:
         return 0
     for name in exps:
         recs = store.find_runs(experiment=name, parent_id=None)
-        print(f"\nexperiment {name}: {len(recs)} run(s)")
+        print(f"\nexperiment {cell(name)}: {len(recs)} run(s)")
         rows = [
             [r.run_id, r.name if r.name != r.run_id else "", r.display_status, _when(r.started), _duration(r.duration)]
             for r in reversed(recs[-args.limit :])
         ]
         if rows:
-            print(_table(rows, ["run", "name", "status", "started", "duration"]))
+            print(_table(_clean_rows(rows), ["run", "name", "status", "started", "duration"]))
     return 0
 
 
@@ -72,48 +79,83 @@ def cmd_show(args) -> int:
     run = _find_run(ws, args.run)
     rec = ws.store.get_run(run.id)
     print(f"run        {rec.run_id}")
-    print(f"experiment {rec.experiment}")
+    if rec.name != rec.run_id:
+        print(f"name       {cell(rec.name)}")
+    print(f"experiment {cell(rec.experiment)}")
     print(f"status     {rec.display_status}")
     print(f"started    {_when(rec.started)}   duration {_duration(rec.duration)}")
     if rec.parent_id:
         print(f"parent     {rec.parent_id}")
     for label, d in (("tags", rec.tags), ("properties", rec.properties)):
         if d:
-            print(f"{label:<10} " + ", ".join(f"{k}={v}" for k, v in d.items()))
+            print(f"{label:<10} " + cell(", ".join(f"{k}={v}" for k, v in d.items())))
     err = rec.display_error
     if err:
-        print(f"error      {err.get('message', '')}")
+        print(f"error      {cell(err.get('message', ''))}")
     metrics = run.get_metrics()
     if metrics:
         print("\nmetrics")
-        print(_table([[k, _fmt_value(v)] for k, v in metrics.items()], ["name", "latest"]))
+        print(_table(_clean_rows([[k, _fmt_value(v)] for k, v in metrics.items()]), ["name", "latest"]))
     kids = ws.store.find_runs(parent_id=run.id)
     if kids:
         print(f"\n{len(kids)} child run(s)")
-        print(
-            _table([[k.run_id, k.display_status, _duration(k.duration)] for k in kids], ["run", "status", "duration"])
-        )
-    print(f"\n{run.get_portal_url()}")
+        rows = [[k.run_id, k.display_status, _duration(k.duration)] for k in kids]
+        print(_table(_clean_rows(rows), ["run", "status", "duration"]))
+    print(f"\n{cell(run.get_portal_url())}")
     return 0
 
 
+def _default_log(rec, logs: list[str]) -> str | None:
+    """The log a person means: a script's output, else the sweep driver's or the run's own Python log."""
+    from .tracking.run import DRIVER_LOG, PYTHON_LOG, SUPERVISOR_LOG
+
+    if DRIVER_LOG in logs or rec.details.get("definition"):  # a submitted script: its output, even before it starts
+        return DRIVER_LOG
+    for name in (SUPERVISOR_LOG, PYTHON_LOG):
+        if name in logs:
+            return name
+    return logs[0] if logs else None
+
+
 def cmd_logs(args) -> int:
-    from .tracking.run import DRIVER_LOG
     from .tracking.waiting import follow
 
     ws = _workspace(args)
     run = _find_run(ws, args.run)
+    rec = ws.store.get_run(run.id)
     logs = sorted(n[len("logs/") :] for n in run.get_file_names() if n.startswith("logs/"))
-    # a submitted run's output may not have started yet: wait for it rather than pick another log
-    supervised = ws.store.get_run(run.id).details.get("supervised")
-    name = args.file or (DRIVER_LOG if supervised or DRIVER_LOG in logs or not logs else logs[0])
-    if not args.follow:
-        for other in [n for n in logs if n != name]:
-            print(f"(also: runwidgets logs {run.id} --file {other})", file=sys.stderr)
-    status = follow(run, sys.stdout, name, until_done=args.follow)
+    name = args.file or _default_log(rec, logs)
+    if name is None:
+        kids = ws.store.find_runs(parent_id=run.id)
+        hint = f"; its {len(kids)} child run(s) may have some: runwidgets logs CHILD_ID" if kids else ""
+        print(
+            f"run {run.id} has no log files (an interactive run keeps a log only through"
+            f" run.get_logging_handler()){hint}",
+            file=sys.stderr,
+        )
+        return 1
+    if args.file and name not in logs and not rec.details.get("definition"):
+        print(f"run {run.id} has no log {name!r}; its logs: {', '.join(logs) or 'none'}", file=sys.stderr)
+        return 1
+    for other in [n for n in logs if n != name]:
+        print(f"(also: runwidgets logs {run.id} --file {other})", file=sys.stderr)
+    status = follow(run, _Plain(sys.stdout), name, until_done=args.follow)
     if args.follow:
         print(f"[run {run.id} is {status}]", file=sys.stderr)
     return 0
+
+
+class _Plain:
+    """A stream that drops terminal escape sequences from what a run wrote."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write(plain(text))
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def cmd_demo(args) -> int:
@@ -145,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("logs", parents=[common], help="a run's log; --follow streams it until the run ends")
     p.add_argument("run")
     p.add_argument("--follow", "-f", action="store_true", help="stream new lines until the run ends")
-    p.add_argument("--file", help="which log file (default: the script's output, driver_log.txt)")
+    p.add_argument("--file", help="which log file (default: a script's output, else the sweep's or the run's own log)")
     p.set_defaults(fn=cmd_logs)
     p = sub.add_parser("demo", parents=[common], help="a live sweep, watched in the dashboard")
     p.add_argument("--epochs", type=int, default=30, help="epochs per child run")
@@ -156,14 +198,18 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("dashboard", parents=[common], help="serve the runs' portal (Voila) on 127.0.0.1")
     p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1 only)")
+    p.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1 only; beyond it a token is required)")
+    p.add_argument("--token", help="token required in the URL (made up when --ip is beyond loopback)")
     p.add_argument("--no-browser", action="store_true")
     p.set_defaults(fn=cmd_dashboard)
     args = ap.parse_args(argv)
     try:
         return args.fn(args)
-    except KeyError as e:
-        print(f"runwidgets: {e}", file=sys.stderr)
+    except KeyError as e:  # an unknown run id
+        print(f"runwidgets: {cell(e.args[0] if type(e) is KeyError else e)}", file=sys.stderr)
+        return 2
+    except (WorkspaceError, ValueError, PermissionError) as e:
+        print(f"runwidgets: {cell(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

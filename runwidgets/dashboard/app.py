@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, quote
 import ipywidgets as W
 
 from ..store.base import SCALAR
+from ..store.errors import WorkspaceError
 from ..tracking.experiment import Experiment
 from ..tracking.run import Run
 from ..tracking.workspace import Workspace
@@ -211,8 +212,12 @@ def _number(text: str) -> float | str:
 
 
 def main() -> None:
-    """What the served notebook runs: the page the query string asks for."""
-    from IPython.display import display
+    """What the served notebook runs: the page the query string asks for, in the workspace the server names."""
+    from IPython.display import HTML, display
 
     interval = os.environ.get("RUNWIDGETS_DASHBOARD_REFRESH")
-    display(Dashboard(refresh_interval=float(interval) if interval else None).widget)
+    try:
+        ws = Workspace.from_config(os.environ.get("RUNWIDGETS_WORKSPACE"), create=False)
+        display(Dashboard(ws, refresh_interval=float(interval) if interval else None).widget)
+    except WorkspaceError as e:  # one line a person can act on, not Voila's generic error page
+        display(HTML(f"<p class='rw-error'><b>runwidgets:</b> {html.escape(str(e))}</p>"))

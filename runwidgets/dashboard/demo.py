@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -45,12 +46,28 @@ def _pids(ws: Workspace, sweep_id: str) -> set[int]:
     return {p for r in recs for k in ("driver_pid", "supervisor_pid", "pid") if (p := r.details.get(k))}
 
 
-def fresh_workspace(path: Path) -> Workspace:
-    if path.exists():
-        if not (path / "runwidgets.db").exists() and any(path.iterdir()):
-            raise SystemExit(f"{path} exists and is not a runwidgets workspace; pass --workspace elsewhere")
+MARKER = "made-by-runwidgets-demo"  # a file in a workspace the demo created, and so may clear
+
+
+def demo_workspace(path: Path) -> tuple[Workspace, bool]:
+    """The workspace for the demo, and whether the demo owns it.
+
+    A folder the demo made itself (it holds the marker) is cleared for a fresh
+    sweep. Any other workspace is used as it is: its runs are kept, and the
+    demo's sweep is added beside them. Nothing else is ever deleted.
+    """
+    if path.exists() and not path.is_dir():
+        raise SystemExit(f"{path} is a file; pass --workspace a folder")
+    if (path / MARKER).is_file():
         shutil.rmtree(path)
-    return Workspace(path)
+    elif path.exists() and any(path.iterdir()):
+        if not (path / "runwidgets.db").is_file():
+            raise SystemExit(f"{path} exists and is not a runwidgets workspace; pass --workspace another folder")
+        print(f"adding the demo's sweep to the workspace {path}; its runs are kept", flush=True)
+        return Workspace(path), False
+    ws = Workspace(path)
+    (ws.path / MARKER).write_text("runwidgets demo workspace: `runwidgets demo` clears this folder when run again\n")
+    return ws, True
 
 
 def _interrupt(signum, frame) -> None:
@@ -58,16 +75,18 @@ def _interrupt(signum, frame) -> None:
 
 
 def run_demo(args) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)  # a terminated demo cleans up as Ctrl-C does
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a terminated demo cleans up as Ctrl-C does
+        signal.signal(sig, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
-    ws = fresh_workspace(Path(args.workspace or ".runwidgets-demo").resolve())
-    src = ws.path / "demo-src"
-    src.mkdir()
+    ws, owned = demo_workspace(Path(args.workspace or ".runwidgets-demo").resolve())
+    src = Path(tempfile.mkdtemp(prefix="runwidgets-demo-src-"))  # submit() snapshots it into the workspace
     shutil.copy(HERE / "demo_train.py", src / "train.py")
-    proc, base = server.start(ws, args.port)
-    ws.write_config(portal_url=base)  # links in views and get_portal_url() lead to this server
-    sweep = None
+    sweep = proc = None
     try:
+        proc, base = server.start(ws, args.port)
+        os.environ["RUNWIDGETS_PORTAL_URL"] = base  # links from the sweep's processes lead to this server
+        if owned:
+            ws.write_config(portal_url=base)  # and from notebooks opening the demo's workspace later
         config = HyperDriveConfig(
             run_config=ScriptRunConfig(
                 str(src), "train.py", arguments=["--epochs", args.epochs, "--pause", args.pause]
@@ -80,6 +99,7 @@ def run_demo(args) -> int:
             max_concurrent_runs=2,
         )
         sweep = Experiment(ws, "digits-sgd").submit(config)
+        shutil.rmtree(src, ignore_errors=True)
         print(f"\nworkspace  {ws.path}")
         print(f"dashboard  {base}/")
         print(f"the sweep  {sweep.get_portal_url()}\n", flush=True)
@@ -105,7 +125,10 @@ def run_demo(args) -> int:
     finally:
         if sweep is not None and sweep.get_status() not in TERMINAL:
             sweep.cancel()
-        server.stop(proc)
+        if proc is not None:
+            server.stop(proc)
+        shutil.rmtree(src, ignore_errors=True)
+        print(f"the demo's runs stay in {ws.path}: runwidgets -w {ws.path} ls", flush=True)
         left = _wait_for_processes(ws, sweep) if sweep is not None else set()
         print("every process the demo started has ended" if not left else f"still running: {sorted(left)}", flush=True)
     return 0

@@ -9,10 +9,8 @@ heartbeat, obeys cancel and ``max_run_duration_seconds``, collects
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +18,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from .._process import stop_group
+from .._process import die_with_parent, stop_group
 from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, LIVE, RUNNING, STARTING
 from ..tracking.run import DRIVER_LOG
 from ..tracking.workspace import Workspace
@@ -30,15 +28,6 @@ from .detached import DetachedProcess
 GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL on cancel
 WATCH_INTERVAL = 0.25
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|[A-Za-z_][\w.]*)(?::\s?(.*))?$")
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the supervisor dies, so no script outlives it unwatched."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def error_from_output(tail: list[str], exit_code: int) -> dict:
@@ -93,7 +82,7 @@ class Supervisor(DetachedProcess):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, so cancel reaches its children too
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         except OSError as e:
             self.finish(FAILED, {"code": "StartFailed", "message": f"could not start {argv[0]}: {e}"})

@@ -19,6 +19,7 @@ import sys
 import time
 from typing import Any
 
+from .._process import alive
 from ..store.base import (
     CANCEL_REQUESTED,
     CANCELED,
@@ -28,6 +29,7 @@ from ..store.base import (
     QUEUED,
     RUNNING,
     TERMINAL,
+    heartbeat_timeout,
 )
 from ..tracking.experiment import Experiment
 from ..tracking.run import SUPERVISOR_LOG, Run
@@ -285,6 +287,13 @@ class SweepDriver(DetachedProcess):
                 {"best_child_run_id": child_id, "best_primary_metric": f"{v:.6g}", "primary_metric": self.metric},
             )
 
+    def record_if_lost(self, rec) -> bool:
+        """A child that only looks lost (a slow disk delayed its heartbeat) is still running: count it
+        as ended only when its supervisor process is gone too, and record that as its end."""
+        if not rec.is_lost(timeout=heartbeat_timeout()) or alive(rec.details.get("supervisor_pid")):
+            return False
+        return self.store.set_status_if(rec.run_id, tuple(LIVE), status=FAILED, ended=time.time(), error=rec.display_error)
+
     def run(self) -> int:
         if not self.store.set_status_if(self.parent.id, (QUEUED,), status=RUNNING, started=time.time()):
             self.store.set_status_if(self.parent.id, (CANCEL_REQUESTED,), status=CANCELED, ended=time.time())
@@ -308,7 +317,7 @@ class SweepDriver(DetachedProcess):
             still = []
             for cid in running:
                 rec = self.store.get_run(cid)
-                if rec.display_status in TERMINAL:
+                if rec.status in TERMINAL or self.record_if_lost(rec):
                     self.note_result(cid)
                 else:
                     still.append(cid)
@@ -318,7 +327,7 @@ class SweepDriver(DetachedProcess):
             if pending or running:
                 time.sleep(POLL_SECONDS)
         kids = self.store.find_runs(parent_id=self.parent.id)
-        counts = {s: sum(k.display_status == s for k in kids) for s in (COMPLETED, FAILED, CANCELED)}
+        counts = {s: sum(k.status == s for k in kids) for s in (COMPLETED, FAILED, CANCELED)}
         self.store.set_tags(
             self.parent.id,
             {"succeeded": str(counts[COMPLETED]), "failed": str(counts[FAILED]), "canceled": str(counts[CANCELED])},
