@@ -139,6 +139,9 @@ class SqliteStore:
 
     def _open_connections(self) -> None:
         self._w = None
+        if self.db_path.is_file() and not (os.access(self.db_path, os.W_OK) and os.access(self.root, os.W_OK)):
+            self._open_read_only()  # a read-only mount or folder: SQLite would open it read-only anyway
+            return
         try:
             if not self.root.is_dir():
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -233,6 +236,8 @@ class SqliteStore:
     def _translate(self, e: BaseException) -> BaseException:
         """sqlite3's error as the one a person can act on (the same error when there is none better)."""
         msg = str(e)
+        if isinstance(e, sqlite3.InterfaceError):  # a value sqlite3 cannot bind: the caller's, not the disk's
+            return ValueError(f"the store cannot encode a value: {msg}")
         if isinstance(e, sqlite3.DatabaseError) and "full" in msg and "disk" in msg:
             return StoreFull(
                 f"the disk holding {self.root} is full: free some space. Nothing already stored is lost;"
@@ -522,9 +527,11 @@ class SqliteStore:
         """
         if batches:
             rows = [(key, *codec.encode(values, steps, walls), len(values)) for key, values, steps, walls in batches]
-            self._write(self._insert_chunks, run_id, rows, descriptions or {})
+            made: dict[tuple[int, str, str], int] = {}
+            self._write(self._insert_chunks, run_id, rows, descriptions or {}, made)
+            self._series.update(made)  # only once committed: a rolled-back series row is not there
 
-    def _insert_chunks(self, w, run_id, rows, descriptions) -> None:
+    def _insert_chunks(self, w, run_id, rows, descriptions, made) -> None:
         rid = self._rowid(run_id, w)
         out = []
         for key, vtype, vals, steps, walls, n in rows:
@@ -534,13 +541,13 @@ class SqliteStore:
                 kind, name, col = key
                 col = col or ""
             skey = (rid, name, col)
-            sid = self._series.get(skey)
+            sid = self._series.get(skey) or made.get(skey)
             if sid is None:
                 w.execute(
                     "INSERT OR IGNORE INTO series(run, name, kind, col, description) VALUES(?,?,?,?,?)",
                     (rid, name, kind, col, descriptions.get(name, "")),
                 )
-                sid = self._series[skey] = w.execute(
+                sid = made[skey] = w.execute(
                     "SELECT id FROM series WHERE run=? AND name=? AND col=?", skey
                 ).fetchone()[0]
             out.append((sid, n, vtype, vals, steps, walls))

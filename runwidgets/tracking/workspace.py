@@ -42,7 +42,7 @@ class Workspace:
         self._create = create
         if self.path.exists() and not self.path.is_dir():
             raise WorkspaceError(f"{self.path} is a file, not a workspace folder: pass a folder (-w DIR)")
-        if not create and not tracking_uri and not (self.path / "runwidgets.db").is_file():
+        if not create and not tracking_uri and not (self.path / "runwidgets.db").exists():
             why = "does not exist" if not self.path.exists() else "holds no runwidgets workspace"
             raise WorkspaceNotFound(
                 f"{self.path} {why}: name the workspace with -w DIR (or $RUNWIDGETS_WORKSPACE),"
@@ -75,7 +75,7 @@ class Workspace:
         ``"workspace"`` names one. Without: ``$RUNWIDGETS_WORKSPACE``, else the
         nearest ``.runwidgets`` folder from the working directory up, else a new
         ``./.runwidgets`` (with ``create=False``: :class:`WorkspaceNotFound`).
-        One log line says which.
+        Where it was not named, one log line says which was found.
         """
         if path is not None:
             p = Path(path).expanduser()
@@ -102,7 +102,8 @@ class Workspace:
                 ws, how = cls(found, create=create), "the nearest .runwidgets folder"
             else:
                 ws, how = cls(DEFAULT_FOLDER, create=create), "a new local folder"
-        log.info("runwidgets: workspace %s (from %s)", ws.location, how)
+        if how != "the given path":
+            log.info("runwidgets: workspace %s (from %s)", ws.location, how)
         return ws
 
     def write_config(self, **settings: Any) -> Path:
