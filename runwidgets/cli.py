@@ -198,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("dashboard", parents=[common], help="serve the runs' portal (Voila) on 127.0.0.1")
     p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1 only; beyond it a token is required)")
+    p.add_argument(
+        "--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1 only; beyond it a token is required)"
+    )
     p.add_argument("--token", help="token required in the URL (made up when --ip is beyond loopback)")
     p.add_argument("--no-browser", action="store_true")
     p.set_defaults(fn=cmd_dashboard)

@@ -134,3 +134,69 @@ def test_terminal_helpers(ws, cmd):
     assert run.id in p.stdout and "Completed" in p.stdout
     if cmd == ["show"]:
         assert "0.75  (last of 2)" in p.stdout and run.get_portal_url() in p.stdout
+
+
+def _tree(pid: int) -> list:
+    import psutil
+
+    try:
+        return [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "SIGINT during start-up"])
+def test_every_way_of_stopping_the_cli_stops_voila_and_its_kernels(ws, tmp_path, how):
+    import signal
+    import time
+
+    import psutil
+
+    from tests.browser.harness import free_port
+    from tests.waiting import wait_until
+
+    Experiment(ws, "e").start_logging().complete()
+    port = free_port()
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "runwidgets.cli", "-w", str(ws.path), "dashboard", "--port", str(port), "--no-browser"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        if how == "SIGINT during start-up":
+            assert wait_until(lambda: any("voila_app" in " ".join(p.cmdline()) for p in _tree(cli.pid)[1:]), 60)
+            seen = _tree(cli.pid)
+            cli.send_signal(signal.SIGINT)
+        else:
+            assert wait_until(lambda: "Ctrl-C stops it" in (cli.stdout.readline() or ""), 90)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=120).read()  # a page: a kernel starts
+            assert wait_until(lambda: any("ipykernel" in " ".join(p.cmdline()) for p in _tree(cli.pid)), 30)
+            seen = _tree(cli.pid)
+            cli.send_signal(getattr(signal, how))
+        cli.wait(timeout=60)
+        gone, alive = psutil.wait_procs(seen, timeout=30)
+        assert alive == [], [p.cmdline() for p in alive]
+        assert len(seen) >= 2  # the CLI and Voila at least (and a kernel once a page was served)
+        time.sleep(0.2)
+        assert listeners(port) == []
+    finally:
+        for p in _tree(cli.pid):
+            p.kill()
+
+
+def test_the_gate_and_the_token_rule():
+    from runwidgets.dashboard.voila_app import refusal
+
+    local = {"Host": "127.0.0.1:8866"}
+    assert refusal(local, False) is None
+    assert refusal({"Host": "localhost:8866"}, False) is None and refusal({"Host": "[::1]:8866"}, False) is None
+    assert "rebinding" in refusal({"Host": "attacker.example:8866"}, False)
+    assert refusal({"Host": "myhost.lan:8866"}, True) is None  # --ip widened it: a token guards instead
+    assert refusal({**local, "Origin": "http://127.0.0.1:8866"}, False) is None
+    assert refusal({**local, "Origin": "http://attacker.example"}, False)
+    img = {**local, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
+    assert refusal(img, False)
+    assert refusal({**local, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Dest": "script"}, False) is None
+    with pytest.raises(ValueError, match="token"):
+        server.start(Workspace.__new__(Workspace), 1, ip="0.0.0.0")  # refused before anything starts
+    cmd = server.command(8866, "0.0.0.0", "s3cret", 60)
+    assert "--token=s3cret" in cmd and "--Voila.port_retries=0" in cmd

@@ -133,11 +133,19 @@ def test_a_run_logged_elsewhere_shows_live(server, monkeypatch):
         p.wait()
 
 
-def test_server_stop_gives_reconnecting_then_recovery(tmp_path, monkeypatch):
+def test_server_stop_gives_reconnecting_then_recovery(tmp_path, monkeypatch, capfd):
+    """While the server is down, the password in the tracking URI reaches no trait, log line or exception."""
     from tests.browser.harness import free_port
 
     srv = MlflowServer(tmp_path, free_port())
     srv.start()
+    secret = "pa55:w@rd/%2F"
+    uri = srv.url.replace("http://", f"http://alice:{secret.replace('@', '%40').replace('/', '%2F')}@")
+    logs: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: logs.append(handler.format(record))
+    for name in ("runwidgets", "mlflow", "urllib3", ""):
+        logging.getLogger(name).addHandler(handler)
     try:
         from mlflow.tracking import MlflowClient
 
@@ -145,17 +153,58 @@ def test_server_stop_gives_reconnecting_then_recovery(tmp_path, monkeypatch):
         run_id = client.create_run(client.create_experiment("flaky")).info.run_id  # stays RUNNING: still polled
         client.log_metric(run_id, "x", 1.0, step=0)
         client.log_metric(run_id, "x", 2.0, step=1)
+        ws = Workspace(tmp_path / "ws", tracking_uri=uri)
+        mine = Experiment(ws, "mine").start_logging()
         monkeypatch.setattr(details_mod.POLLER, "_wait", lambda key: 0.3)
-        view = RunDetails(run_id, tracking_uri=srv.url, refresh_interval=1)
+        view = RunDetails(run_id, tracking_uri=uri, refresh_interval=1)
         _ = view.widget
         srv.stop()
         assert wait_until(lambda: view.header.connection.startswith("Reconnecting"), 60)
+        for i in range(5):
+            mine.log("y", float(i))  # the flush thread fails, and says so
+        assert wait_until(lambda: any("could not write" in line for line in logs), 30)
+        errors = []
+        for call in (mine.get_status, mine.flush, lambda: mine.tag("t", "v"), lambda: ws.store.get_run(run_id)):
+            try:
+                call()
+            except Exception as e:
+                errors.append(f"{type(e).__name__}: {e} {e.args!r}")
+        assert len(errors) == 4
         srv.start()
         assert wait_until(lambda: view.header.connection == "", 60)
         assert view.chart("x").lines.y.size == 2
+        mine.complete()
+        assert mine.get_metrics()["y"] == [0.0, 1.0, 2.0, 3.0, 4.0]  # buffered while the server was down
+        seen = "\n".join([*logs, *errors, view.header.connection, json.dumps(view.header.get_state(), default=str)])
+        seen += capfd.readouterr().err
+        for spelling in ("pa55", "w%40rd", "w@rd"):
+            assert spelling not in seen, spelling
+        assert "alice" in seen or "Reconnecting" in seen
         view.close()
     finally:
+        for name in ("runwidgets", "mlflow", "urllib3", ""):
+            logging.getLogger(name).removeHandler(handler)
         srv.stop()
+
+
+def test_an_image_tag_reads_only_the_runs_own_files(mws, tmp_path):
+    """Anyone can set a runwidgets.image.* tag on a server: it must not make the viewer read a local file."""
+    from mlflow.tracking import MlflowClient
+
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG secret bytes")
+    client = MlflowClient(mws.tracking_uri)
+    run_id = client.create_run(client.create_experiment("tagged")).info.run_id
+    kinds = {"pic": {"kind": "image", "keys": {"pic": None}}, "up": {"kind": "image", "keys": {"up": None}}}
+    client.set_tag(run_id, "runwidgets.kinds", json.dumps(kinds))
+    client.set_tag(run_id, "runwidgets.image.pic", str(secret))
+    client.set_tag(run_id, "runwidgets.image.up", "images/../../../" + str(secret))
+    mws.store.files.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+    view = RunDetails(run_id, tracking_uri=mws.tracking_uri)
+    _ = view.widget
+    images = view.panels.images
+    assert {i["name"] for i in images} == {"pic", "up"} and all(i["data"] == b"" for i in images)
+    view.close()
 
 
 def test_sqlite_tracking_uri_without_a_server(tmp_path):

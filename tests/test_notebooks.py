@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from nbtools import execute, outputs_text
+from nbtools import execute, make_notebook, outputs_text
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -71,3 +71,18 @@ def test_example_notebooks(tmp_path):
 
     ws = Workspace(tmp_path / ".runwidgets")
     assert {"quickstart", "digits"} <= set(ws.store.list_experiments())
+
+
+def test_readme_first_hour_runs_as_written(tmp_path):
+    """The README's first-hour cells, executed on a real kernel exactly as printed there."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Your first hour") :]
+    section = section[: section.index("\n## ", 5)]
+    cells = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(cells) == 2
+    nb = make_notebook([*cells, "print(run.get_status(), len(run.get_metrics()['loss']), run_id == run.id)"])
+    out = execute(nb, cwd=tmp_path)
+    assert "Completed 60 True" in outputs_text(out)
+    assert (tmp_path / ".runwidgets" / "runwidgets.db").is_file()

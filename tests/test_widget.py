@@ -353,3 +353,31 @@ def test_poller_thread_serves_many_views(exp):
     for v in views:
         v.close()
     assert not [e for e in POLLER._queue if e[2] in views]
+
+
+def test_closing_views_leaves_no_widget_behind(exp):
+    """100 views (charts of every kind, a child opened, images) opened and closed: the widget count is back."""
+    from ipywidgets.widgets import widget as ipw
+
+    parent = exp.start_logging()
+    for i in range(30):
+        parent.log("loss", 1 / (i + 1), step=i)
+        parent.log_row("curve", x=i, y=i * i)
+    parent.log_list("hist", [1.0, 2.0, 3.0])
+    child = parent.child_run()
+    child.log("acc", 0.5)
+    child.log("acc", 0.6)
+    child.complete()
+    parent.flush()
+    warm = RunDetails(parent)
+    _ = warm.widget
+    warm.close()
+    baseline = len(ipw._instances)
+    for _ in range(100):
+        view = RunDetails(parent)
+        _ = view.widget
+        view._open_child(child.id)
+        view.chart("loss").log.value = True  # the log scale joins the figure
+        view.close()
+    assert len(ipw._instances) == baseline
+    parent.complete()

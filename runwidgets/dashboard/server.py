@@ -52,7 +52,7 @@ def command(port: int, ip: str, token: str | None, cull_seconds: float) -> list[
     interval = max(1.0, cull_seconds / 6)
     cmd = [
         sys.executable, "-m", "runwidgets.dashboard.voila_app", str(NOTEBOOK), "--no-browser",
-        f"--port={port}", "--port_retries=0", f"--Voila.ip={ip}", "--template=runwidgets",
+        f"--port={port}", "--Voila.port_retries=0", f"--Voila.ip={ip}", "--template=runwidgets",
         "--VoilaConfiguration.file_allowlist=[]",
         "--VoilaConfiguration.multi_kernel_manager_class=runwidgets.dashboard.voila_app.UnwatchedKernelCuller",
         f"--MappingKernelManager.cull_idle_timeout={max(1, int(cull_seconds - interval))}",

@@ -186,7 +186,7 @@ class MlflowStore:
             return self.client.get_run(run_id)
         except MlflowException as e:
             if "RESOURCE_DOES_NOT_EXIST" in str(getattr(e, "error_code", "")) or "not found" in str(e).lower():
-                raise RunNotFound(run_id, 'this tracking server') from None
+                raise RunNotFound(run_id, "this tracking server") from None
             raise
 
     def get_run(self, run_id: str) -> RunRecord:

@@ -547,9 +547,9 @@ class SqliteStore:
                     "INSERT OR IGNORE INTO series(run, name, kind, col, description) VALUES(?,?,?,?,?)",
                     (rid, name, kind, col, descriptions.get(name, "")),
                 )
-                sid = made[skey] = w.execute(
-                    "SELECT id FROM series WHERE run=? AND name=? AND col=?", skey
-                ).fetchone()[0]
+                sid = made[skey] = w.execute("SELECT id FROM series WHERE run=? AND name=? AND col=?", skey).fetchone()[
+                    0
+                ]
             out.append((sid, n, vtype, vals, steps, walls))
         w.executemany("INSERT INTO chunks(series, n, vtype, vals, steps, walls) VALUES(?,?,?,?,?,?)", out)
 

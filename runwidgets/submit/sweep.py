@@ -292,7 +292,9 @@ class SweepDriver(DetachedProcess):
         as ended only when its supervisor process is gone too, and record that as its end."""
         if not rec.is_lost(timeout=heartbeat_timeout()) or alive(rec.details.get("supervisor_pid")):
             return False
-        return self.store.set_status_if(rec.run_id, tuple(LIVE), status=FAILED, ended=time.time(), error=rec.display_error)
+        return self.store.set_status_if(
+            rec.run_id, tuple(LIVE), status=FAILED, ended=time.time(), error=rec.display_error
+        )
 
     def run(self) -> int:
         if not self.store.set_status_if(self.parent.id, (QUEUED,), status=RUNNING, started=time.time()):

@@ -85,7 +85,9 @@ class Flusher:
             if run._flush_error != said:
                 run._flush_error = said
                 log.warning(
-                    "runwidgets: could not write run %s's metrics (%s); they stay buffered and are retried", run.id, said
+                    "runwidgets: could not write run %s's metrics (%s); they stay buffered and are retried",
+                    run.id,
+                    said,
                 )
         else:
             if run._flush_error is not None:

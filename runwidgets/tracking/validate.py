@@ -133,7 +133,9 @@ def scalar(name: str, value: Any) -> Any:
         try:
             return float(value)
         except OverflowError:
-            raise ValueError(f"run.log({name!r}, ...): {type(value).__name__} value is beyond float64's range") from None
+            raise ValueError(
+                f"run.log({name!r}, ...): {type(value).__name__} value is beyond float64's range"
+            ) from None
     if hasattr(value, "item") and callable(value.item):  # torch / tensorflow 0-d tensors
         try:
             return scalar(name, value.item())

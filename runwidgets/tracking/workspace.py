@@ -200,4 +200,3 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({self.location!r})"
-

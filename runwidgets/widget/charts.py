@@ -159,4 +159,3 @@ class ChildMetricChart(LineChart):
             self.x_axis.tick_values = ticks
         self.set_data(x, [best], ["best so far"] if self.goal else [])
         self.lines.display_legend = False
-
