@@ -310,7 +310,7 @@ class Run:
         for key, old, seen in retired:
             n = len(old)
             if n > seen:
-                taken[key] = list(islice(old, seen, n))
+                taken.setdefault(key, []).extend(islice(old, seen, n))
             # references: the tuple in `retired`, the loop variable, getrefcount's argument
             if sys.getrefcount(old) > 3:
                 self._retired.append((key, old, n))
@@ -320,7 +320,7 @@ class Run:
                 self._queues[key] = deque()
                 points = list(q)
                 self._retired.append((key, q, len(points)))
-                taken[key] = taken.get(key, []) + points
+                taken.setdefault(key, []).extend(points)
         return list(taken.items())
 
     def _flush(self) -> None:
