@@ -1,29 +1,15 @@
 """The workspace a user names is the one used; read-only commands never create one; output is safe."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clitools import cli
 from nbtools import execute, make_notebook
 
 from runwidgets import Experiment, Workspace
 from runwidgets.widget import RunDetails
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args, cwd=None, env=None):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIDGETS_")}
-    return subprocess.run(
-        [sys.executable, "-m", "runwidgets.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**clean, **(env or {})},
-    )
 
 
 def test_read_only_commands_never_create_a_workspace(tmp_path):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from clitools import cli
 
 from runwidgets import Experiment, Workspace
 from runwidgets.store.errors import DamagedWorkspace, SchemaError, StoreFull, WorkspaceError
@@ -16,18 +17,6 @@ from runwidgets.store.sqlite import SqliteStore
 from runwidgets.tracking import workspace
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def cli(*args, cwd=None, env=None, user=None):
-    return subprocess.run(
-        [sys.executable, "-m", "runwidgets.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        user=user,
-    )
 
 
 # -- paths ---------------------------------------------------------------------------------------
