@@ -67,6 +67,7 @@ class RunState:
         self.run_id = run_id
         self.records: dict[str, RunRecord] = {}
         self.series: dict[SeriesKey, Series] = {}
+        self._live: set[str] = set()  # runs recorded as live: the only ones that can turn lost
         self._lost: set[str] = set()  # live runs whose writer stopped beating, as last shown
         # run id -> metric name -> its series (a table: one per column), kept as deltas arrive so a
         # poll never scans the series of a thousand children to find the run's own
@@ -81,13 +82,17 @@ class RunState:
         """
         self.records.update(delta.runs)
         runs = set(delta.runs)
+        for run_id, rec in delta.runs.items():
+            (self._live.add if rec.status in LIVE else self._live.discard)(run_id)
         for run_id, beat in delta.beats.items():
             rec = self.records.get(run_id)
             if rec is not None:
                 rec.heartbeat = beat
-        for run_id, rec in self.records.items():
-            if rec.status in LIVE or run_id in self._lost:
-                lost = rec.status in LIVE and rec.is_lost(timeout=heartbeat_timeout())
+        if self._live or self._lost:
+            timeout = heartbeat_timeout()
+            for run_id in self._live | self._lost:
+                rec = self.records[run_id]
+                lost = rec.status in LIVE and rec.is_lost(timeout=timeout)
                 if lost != (run_id in self._lost):
                     (self._lost.add if lost else self._lost.discard)(run_id)
                     runs.add(run_id)
