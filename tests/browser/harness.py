@@ -1,4 +1,4 @@
-"""Servers and a browser for the Playwright suite (see shared/BROWSER_TESTING.md)."""
+"""Servers and a browser for the Playwright suite (the recipe: CONTRIBUTING.md, "Browser tests")."""
 
 from __future__ import annotations
 
