@@ -265,3 +265,36 @@ def test_uncaught_exception_fails_open_run(tmp_path):
     assert run.get_status() == FAILED
     assert "diverged" in run.get_details()["error"]["message"]
     assert run.get_metrics() == {"x": 1}
+
+
+def test_every_log_path_stores_every_point_exactly(exp):
+    """The fast path takes numpy scalars and steps as they come; what is stored is exact Python values."""
+    import numpy as np
+
+    cases = {
+        "float": (1.5, None),
+        "int": (3, None),
+        "float_step": (1.5, 7),
+        "int_step": (-4, 2**62),
+        "np_float32_np_step": (np.float32(0.5), np.int64(3)),
+        "np_float64": (np.float64(2.25), None),
+        "np_uint64_max": (np.uint64(2**64 - 1), None),
+        "np_int8_uint8_step": (np.int8(-3), np.uint8(4)),
+        "bool_step": (True, 2),
+        "np_bool": (np.bool_(False), None),
+        "big_int": (2**70, 5),
+    }
+    run = exp.start_logging()
+    for name, (value, step) in cases.items():
+        for _ in range(1000):
+            run.log(name, value, step=step)
+    run.complete()
+    for ch in run._store.read_series(run.id):
+        value, step = cases[ch.key.name]
+        values = ch.values.tolist()
+        assert len(values) == 1000, ch.key.name
+        assert all(v == value and type(v) is type(value.item() if hasattr(value, "item") else value) for v in values)
+        if step is None:
+            assert ch.steps is None
+        else:
+            assert np.all(ch.steps == float(step))

@@ -17,7 +17,18 @@ F8, I8, B1, JSON = "f8", "i8", "b1", "json"
 _DTYPES = {F8: np.float64, I8: np.int64, B1: np.bool_}
 
 
+_PLAIN = frozenset({float, int, bool, str})
+
+
+def plain(items: Sequence) -> Sequence:
+    """Python numbers for numpy scalars (the SDK's fast path buffers them as they came)."""
+    if set(map(type, items)) <= _PLAIN | {type(None)}:
+        return items
+    return [v.item() if isinstance(v, np.generic) else v for v in items]
+
+
 def encode(values: Sequence, steps: Sequence, walls: Sequence) -> tuple[str, bytes, bytes | None, bytes]:
+    values, steps = plain(values), plain(steps)
     kinds = set(map(type, values))
     vtype = JSON
     if kinds <= {float, int} and kinds:

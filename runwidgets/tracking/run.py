@@ -23,6 +23,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..store import base as st
 from ..store.uri import safe_href
 from . import validate as check
@@ -37,6 +39,13 @@ log = logging.getLogger("runwidgets")
 _now = time.time
 _COLUMNS = (itemgetter(0), itemgetter(1), itemgetter(2))  # value, step, wall of a queued point
 _INT_LIMIT = check.INT_LIMIT
+# Value types the fast path takes as they are: every value of these is storable.
+_FAST_VALUES = frozenset(
+    {bool, np.float64, np.float32, np.float16, np.bool_, np.int64, np.int32, np.int16, np.int8, np.uint64,
+     np.uint32, np.uint16, np.uint8}
+)  # fmt: skip
+_STEP_TYPES = frozenset({np.int64, np.int32, np.int16, np.int8, np.uint32, np.uint16, np.uint8})  # all fit int64
+_STEP_MIN, _STEP_MAX = -(2**63), 2**63
 # What a store raises for a value it cannot encode: such points are dropped alone, never retried.
 # Anything else (a full disk, a server down) keeps every point buffered for the next try.
 UNWRITABLE = (ValueError, TypeError, OverflowError, UnicodeError)
@@ -167,10 +176,17 @@ class Run:
             q = self._queues.get(name)
         except TypeError:  # unhashable name: let the checks say what is wrong
             q = None
-        tv = value.__class__
-        if q is not None and step is None and (tv is float or (tv is int and -_INT_LIMIT < value < _INT_LIMIT)):
-            q.append((value, None, _now()))
-            return
+        # The fast path: a metric already started, a value needing no check beyond its type
+        # (numpy scalars go in as they are; the flush thread turns them into Python numbers).
+        if q is not None and not description:
+            tv = value.__class__
+            if (tv is float or (tv is int and -_INT_LIMIT < value < _INT_LIMIT) or tv in _FAST_VALUES) and (
+                step is None
+                or step.__class__ in _STEP_TYPES
+                or (step.__class__ is int and _STEP_MIN <= step < _STEP_MAX)
+            ):
+                q.append((value, step, _now()))
+                return
         self._log_checked(name, value, description, step)
 
     def _log_checked(self, name, value, description, step) -> None:
