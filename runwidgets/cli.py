@@ -9,7 +9,7 @@ from datetime import datetime
 
 from ._terminal import cell, plain
 from .store.errors import WorkspaceError
-from .tracking import Experiment, Run, Workspace
+from .tracking import Run, Workspace
 
 
 def _workspace(args, create: bool = False) -> Workspace:
@@ -18,8 +18,7 @@ def _workspace(args, create: bool = False) -> Workspace:
 
 
 def _find_run(ws: Workspace, run_id: str) -> Run:
-    rec = ws.store.get_run(run_id)
-    return Run(Experiment._existing(ws, rec.experiment), run_id, _record=rec)
+    return ws.get_run(run_id)
 
 
 def _when(t: float | None) -> str:
@@ -107,7 +106,7 @@ def cmd_show(args) -> int:
 
 def _default_log(rec, logs: list[str]) -> str | None:
     """The log a person means: a script's output, else the sweep driver's or the run's own Python log."""
-    from .tracking.run import DRIVER_LOG, PYTHON_LOG, SUPERVISOR_LOG
+    from .store.files import DRIVER_LOG, PYTHON_LOG, SUPERVISOR_LOG
 
     if DRIVER_LOG in logs or rec.details.get("definition"):  # a submitted script: its output, even before it starts
         return DRIVER_LOG

@@ -18,8 +18,6 @@ import ipywidgets as W
 
 from ..store.base import SCALAR
 from ..store.errors import WorkspaceError
-from ..tracking.experiment import Experiment
-from ..tracking.run import Run
 from ..tracking.workspace import Workspace
 from ..widget.closing import close_all
 from ..widget.details import RunDetails
@@ -78,7 +76,7 @@ class Dashboard:
                 [self._title("run page", True), W.HTML(f"<p>No run <code>{html.escape(self.run_id)}</code> here.</p>")]
             )
         self.experiment = rec.experiment
-        run = Run(Experiment._existing(self.ws, rec.experiment), rec.run_id, _record=rec)
+        run = self.ws.get_run(rec.run_id)
         self.details = RunDetails(run, refresh_interval=self.refresh_interval)
         return W.VBox([self._title(f"experiment {rec.experiment}", True), self.details.widget])
 

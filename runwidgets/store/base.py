@@ -220,5 +220,10 @@ class RunStore(Protocol):
         """A local path to read the file at (a log is written there while the run is live)."""
 
     def log_path(self, run_id: str, name: str) -> str: ...
+    def run_dir(self, run_id: str) -> Any:
+        """The local folder of a run's files (for MLflow: its staging folder)."""
+
+    def portal_url(self, run_id: str) -> str | None:
+        """The run's page in the store's own UI; "" where the store has no UI; None: use the dashboard."""
 
     def close(self) -> None: ...

@@ -15,6 +15,11 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+# A run's log files, under ``logs/``: the names Azure ML's docs use are the fidelity issue's.
+DRIVER_LOG = "driver_log.txt"  # stdout and stderr of a submitted script
+PYTHON_LOG = "python_log.txt"  # records from a run's logging handler
+SUPERVISOR_LOG = "supervisor_log.txt"  # what the supervisor (or a sweep's driver) did
+
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}")
 PARTIAL = ".partial-"  # prefix of a file being written
 

@@ -709,6 +709,10 @@ class SqliteStore:
 
         return delta, (replace(cursor, **changes) if changes else cursor)
 
+    def portal_url(self, run_id: str) -> None:
+        """No UI of its own: the workspace links to the dashboard."""
+        return None
+
     # -- files -------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:
         return self.files.run_dir(run_id)

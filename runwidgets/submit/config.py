@@ -175,7 +175,7 @@ def snapshot(src: Path, dest: Path) -> None:
 
 def start_supervisor(workspace, run_id: str, config: ScriptRunConfig) -> int:
     """Start ``python -m runwidgets.submit.supervisor`` in its own session: it outlives the kernel."""
-    from ..tracking.run import SUPERVISOR_LOG
+    from ..store.files import SUPERVISOR_LOG
 
     store = workspace.store
     # The script's own variables travel in the supervisor's environment, never in the store.

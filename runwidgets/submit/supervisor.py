@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .._process import die_with_parent, stop_group
 from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, LIVE, RUNNING, STARTING
-from ..tracking.run import DRIVER_LOG
+from ..store.files import DRIVER_LOG
 from ..tracking.workspace import Workspace
 from .config import snapshot_dir
 from .detached import DetachedProcess

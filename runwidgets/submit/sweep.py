@@ -31,8 +31,9 @@ from ..store.base import (
     TERMINAL,
     heartbeat_timeout,
 )
+from ..store.files import SUPERVISOR_LOG
 from ..tracking.experiment import Experiment
-from ..tracking.run import SUPERVISOR_LOG, Run
+from ..tracking.run import Run
 from ..tracking.workspace import Workspace
 from .config import ScriptRunConfig, snapshot, snapshot_dir, start_supervisor
 from .detached import DetachedProcess
@@ -246,7 +247,7 @@ class SweepDriver(DetachedProcess):
 
     def __init__(self, ws: Workspace, parent_id: str) -> None:
         super().__init__(ws, parent_id)
-        self.exp = Experiment._existing(ws, self.rec.experiment)
+        self.exp = ws.get_experiment(self.rec.experiment)
         self.parent = HyperDriveRun(self.exp, parent_id, _record=self.rec)
         self.spec = self.rec.details["sweep"]
         self.metric, self.goal = primary_config(self.rec)

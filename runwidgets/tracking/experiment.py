@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import validate as check
 from .run import Run
-from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 
 class Experiment:
     """``Experiment(workspace, name)`` opens the experiment, creating it on first use."""
 
     def __init__(self, workspace: Workspace, name: str, **kwargs: Any) -> None:
-        if not isinstance(workspace, Workspace):
+        if not hasattr(workspace, "store") or not hasattr(workspace, "from_config"):
             raise TypeError(f"Experiment needs a Workspace first, got {type(workspace).__name__}")
         if kwargs:
             raise TypeError(f"Experiment() got unexpected arguments {sorted(kwargs)}")
@@ -24,7 +26,8 @@ class Experiment:
 
     @classmethod
     def _existing(cls, workspace: Workspace, name: str) -> Experiment:
-        """An experiment the store already holds: reading it writes nothing (a read-only workspace works)."""
+        """An experiment the store already holds: reading it writes nothing (a read-only workspace works).
+        Call ``workspace.get_experiment(name)``."""
         exp = cls.__new__(cls)
         exp.workspace, exp.name = workspace, name
         return exp
@@ -88,7 +91,7 @@ class Experiment:
     @staticmethod
     def list(workspace: Workspace, experiment_name: str | None = None) -> list[Experiment]:
         names = workspace.store.list_experiments()
-        return [Experiment._existing(workspace, n) for n in names if experiment_name in (None, n)]
+        return [workspace.get_experiment(n) for n in names if experiment_name in (None, n)]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Experiment) and (self.workspace, self.name) == (other.workspace, other.name)

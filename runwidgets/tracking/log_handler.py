@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .run import Run
 
+from ..store.files import PYTHON_LOG
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -16,8 +18,6 @@ class RunLogHandler(logging.Handler):
     """``logging.getLogger().addHandler(run.get_logging_handler())`` records into ``logs/python_log.txt``."""
 
     def __init__(self, run: Run, level: int = logging.INFO) -> None:
-        from .run import PYTHON_LOG
-
         super().__init__(level)
         self.setFormatter(logging.Formatter(FORMAT))
         self.run_id = run.id

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..store import base as st
+from ..store.files import DRIVER_LOG, PYTHON_LOG, SUPERVISOR_LOG  # noqa: F401 - part of this module's API
 from ..store.uri import safe_href
 from . import validate as check
 from .flusher import FLUSHER
@@ -50,15 +51,13 @@ _STEP_MIN, _STEP_MAX = -(2**63), 2**63
 # Anything else (a full disk, a server down) keeps every point buffered for the next try.
 UNWRITABLE = (ValueError, TypeError, OverflowError, UnicodeError)
 FLUSH_CHUNK = 250_000  # points per transaction: short transactions keep writers fair
-DRIVER_LOG = "driver_log.txt"  # stdout and stderr of a submitted script
-PYTHON_LOG = "python_log.txt"  # records from RunLogHandler
-SUPERVISOR_LOG = "supervisor_log.txt"  # what the supervisor of a submitted run did
 
 
 class Run:
     """One run of an experiment. ``Run(experiment, run_id)`` fetches an existing run."""
 
     _context: Run | None = None
+    _workspace_class: Any = None  # the Workspace class (workspace.py sets it)
 
     def __init__(self, experiment: Experiment, run_id: str, *, _record: st.RunRecord | None = None) -> None:
         self.experiment = experiment
@@ -126,14 +125,12 @@ class Run:
         """
         if cls._context is not None and cls._context._pid == os.getpid():
             return cls._context
-        from .experiment import Experiment
-        from .workspace import Workspace
+        Workspace = cls._workspace_class  # set by workspace.py, which imports this module (not the reverse)
 
         run_id = os.environ.get("RUNWIDGETS_RUN_ID")
         if run_id:
             ws = Workspace(os.environ["RUNWIDGETS_WORKSPACE"], tracking_uri=os.environ.get("RUNWIDGETS_TRACKING_URI"))
-            rec = ws.store.get_run(run_id)
-            run = cls(Experiment._existing(ws, rec.experiment), run_id, _record=rec)
+            run = ws.get_run(run_id)
             run._flush_on_sigterm()
         elif not allow_offline:
             raise RuntimeError("Run.get_context(allow_offline=False) outside a submitted run")
@@ -141,7 +138,7 @@ class Run:
             ws = Workspace.from_config()
             script = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] not in ("", "-c") else ""
             exp_name = os.environ.get("RUNWIDGETS_EXPERIMENT") or _safe_name(script) or "interactive"
-            run = Experiment(ws, exp_name).start_logging()
+            run = ws.experiment(exp_name).start_logging()
             log.info(
                 "runwidgets: not a submitted run; recording to local run %s (experiment %r) in %s",
                 run.id,

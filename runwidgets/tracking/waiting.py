@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 from ..store.base import FAILED, TERMINAL
+from ..store.files import DRIVER_LOG
 
 if TYPE_CHECKING:
     from .run import Run
@@ -61,8 +62,6 @@ def follow(run: Run, out: TextIO, log_name: str, until_done: bool = True) -> str
 def wait_for_completion(
     run: Run, show_output: bool = False, raise_on_error: bool = True, out: TextIO | None = None
 ) -> dict:
-    from .run import DRIVER_LOG
-
     out = out or sys.stdout
     if show_output:
         out.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n\nStreaming logs/{DRIVER_LOG}\n")

@@ -9,8 +9,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..store.base import RunStore
 from ..store.errors import WorkspaceError, WorkspaceNotFound
+from ..store.registry import open_store
 from ..store.uri import redact, safe_href
+from .experiment import Experiment
+from .run import Run
 
 log = logging.getLogger("runwidgets")
 
@@ -144,35 +148,39 @@ class Workspace:
 
     def run_page(self, run_id: str) -> str:
         """A run's page: in the MLflow UI for an MLflow store (empty where there is no UI), else in the dashboard."""
-        if self.tracking_uri:
-            return self.store.portal_url(run_id)
+        url = self.store.portal_url(run_id)
+        if url is not None:  # the store's own UI (MLflow's), or "" where it has none
+            return url
         from urllib.parse import quote
 
         return f"{self.portal_url}/?run={quote(run_id, safe='')}"
 
     @property
-    def store(self):
+    def store(self) -> RunStore:
         """The run store behind this workspace, shared by every object in this process."""
         key = (str(self.path), self.tracking_uri, os.getpid())
         with _stores_lock:
             store = _stores.get(key)
             if store is None:
-                if self.tracking_uri:
-                    from ..store.mlflow import MlflowStore
-
-                    store = MlflowStore(self.tracking_uri, staging=self.path)
-                else:
-                    from ..store.sqlite import SqliteStore
-
-                    store = SqliteStore(self.path, create=self._create)
-                _stores[key] = store
+                store = _stores[key] = open_store(self.tracking_uri, self.path, create=self._create)
         return store
 
     @property
-    def experiments(self) -> dict:
-        from .experiment import Experiment
+    def experiments(self) -> dict[str, Experiment]:
+        return {name: self.get_experiment(name) for name in self.store.list_experiments()}
 
-        return {name: Experiment._existing(self, name) for name in self.store.list_experiments()}
+    def experiment(self, name: str) -> Experiment:
+        """The experiment ``name``, created on first use (as ``Experiment(ws, name)``)."""
+        return Experiment(self, name)
+
+    def get_experiment(self, name: str) -> Experiment:
+        """An experiment the store already holds; opening it writes nothing (a read-only workspace works)."""
+        return Experiment._existing(self, name)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id, in whichever experiment holds it (``RunNotFound``, a KeyError, if none)."""
+        rec = self.store.get_run(run_id)
+        return Run(self.get_experiment(rec.experiment), rec.run_id, _record=rec)
 
     def get_mlflow_tracking_uri(self) -> str:
         """What ``mlflow.set_tracking_uri()`` needs so plain mlflow calls land where we read."""
@@ -200,3 +208,6 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({self.location!r})"
+
+
+Run._workspace_class = Workspace  # Run.get_context opens workspaces without importing this module

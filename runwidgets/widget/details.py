@@ -23,6 +23,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..store.base import IMAGE, LIST, SCALAR, TABLE, RunRecord
+from ..store.registry import open_store
 from ..store.uri import safe_href, scrub
 from .charts import ChildMetricChart, LineChart
 from .closing import close_all
@@ -67,11 +68,9 @@ def _mlflow_source(run: Any, tracking_uri: str | None) -> RunSource:
         import mlflow
     except ImportError:
         raise ImportError("showing MLflow runs needs mlflow: pip install 'runwidgets[mlflow]'") from None
-    from ..store.mlflow import MlflowStore
-
     run_id = run if isinstance(run, str) else run.info.run_id
     uri = tracking_uri or mlflow.get_tracking_uri()
-    store = MlflowStore(uri, staging=Path(os.environ.get("RUNWIDGETS_WORKSPACE", ".runwidgets")))
+    store = open_store(uri, Path(os.environ.get("RUNWIDGETS_WORKSPACE", ".runwidgets")))
     store.get_run(run_id)  # an unknown id fails here, clearly
     return RunSource(store, run_id, store.portal_url)
 
