@@ -104,7 +104,7 @@ def test_an_unwritable_point_is_dropped_alone_and_said_once(exp, caplog):
         logging.getLogger("runwidgets").removeHandler(caplog.handler)
     said = [r for r in caplog.records if "dropped" in r.getMessage()]
     assert len(said) == 1 and "'s'" in said[0].getMessage()
-    assert run._dropped == {"s": 6}
+    assert run._buffer.dropped == {"s": 6}
     run.complete()  # completes: nothing left that fails
     assert run.get_status() == "Completed"
     m = run.get_metrics()
@@ -146,7 +146,7 @@ def test_threads_racing_on_new_names_lose_nothing(exp):
             got = m[f"r{round_}_m{n}"]
             assert len(got) == threads * per_thread, (round_, n)
             assert sorted(got) == sorted(float(i) for i in range(per_thread) for _ in range(threads))
-    assert all(len(q) == 0 for _, q, _ in run._retired)
+    assert all(len(q) == 0 for _, q, _ in run._buffer.retired)
 
 
 def test_stored_values_round_trip_from_the_wild(exp):

@@ -116,6 +116,20 @@ class SeriesKey:
 
 
 @dataclass
+class PointBatch:
+    """Points of one series for a store to append, in logging order (what the SDK writes).
+
+    ``steps`` holds None where no step was given; ``walls`` are seconds since the epoch.
+    Values may be numpy scalars: a store turns them into Python numbers.
+    """
+
+    key: SeriesKey
+    values: list
+    steps: list
+    walls: list
+
+
+@dataclass
 class SeriesChunk:
     """Points of one series, in logging order, as arrays.
 
@@ -204,7 +218,7 @@ class RunStore(Protocol):
     def heartbeat(self, run_ids: Iterable[str], when: float) -> None: ...
 
     # -- metrics
-    def write_points(self, run_id: str, batches: list[tuple], descriptions: dict) -> None: ...
+    def write_points(self, run_id: str, batches: list[PointBatch], descriptions: dict) -> None: ...
     def read_series(self, run_id: str, name: str | None = None) -> list[SeriesChunk]: ...
     def latest_values(self, run_ids: list[str]) -> dict[str, dict[str, Any]]: ...
     def read_since(

@@ -51,6 +51,7 @@ from .base import (
     TABLE,
     Cursor,
     Delta,
+    PointBatch,
     RunRecord,
     SeriesChunk,
     SeriesKey,
@@ -292,14 +293,15 @@ class MlflowStore:
             self._kinds[run_id] = json.loads(t.get(f"{TAG}kinds", "{}"))
         return self._kinds[run_id]
 
-    def write_points(self, run_id: str, batches: list[tuple], descriptions: dict | None = None) -> None:
+    def write_points(self, run_id: str, batches: list[PointBatch], descriptions: dict | None = None) -> None:
         from mlflow.entities import Metric
 
         kinds = self._kinds_of(run_id)
         before = json.dumps(kinds, sort_keys=True)
         metrics, tags = [], {}
-        for key, values, steps, walls in batches:
-            kind, name, col = (SCALAR, key, None) if type(key) is str else key
+        for batch in batches:
+            kind, name, col = batch.key.kind, batch.key.name, batch.key.column
+            values, steps, walls = batch.values, batch.steps, batch.walls
             mkey = metric_key(name, col)
             entry = kinds.setdefault(name, {"kind": kind, "keys": {}})
             entry["keys"].setdefault(mkey, col)

@@ -28,9 +28,9 @@ import numpy as np
 from . import codec
 from .base import (
     LIVE,
-    SCALAR,
     Cursor,
     Delta,
+    PointBatch,
     RunRecord,
     SeriesChunk,
     SeriesKey,
@@ -517,16 +517,14 @@ class SqliteStore:
         self._write(tx)
 
     # -- metric points -----------------------------------------------------
-    def write_points(self, run_id: str, batches: list[tuple], descriptions: dict | None = None) -> None:
+    def write_points(self, run_id: str, batches: list[PointBatch], descriptions: dict | None = None) -> None:
         """Append batches of points in one transaction.
 
-        Each batch is ``(key, values, steps, walls)`` for one series: ``key`` is
-        a scalar metric's name, or ``(kind, name, column)`` for the other kinds;
-        ``steps`` holds None where no step was given. ``descriptions`` maps a
-        metric name to its description (kept from the first batch of a series).
+        ``descriptions`` maps a metric name to its description (kept from the
+        first batch of a series).
         """
         if batches:
-            rows = [(key, *codec.encode(values, steps, walls), len(values)) for key, values, steps, walls in batches]
+            rows = [(b.key, *codec.encode(b.values, b.steps, b.walls), len(b.values)) for b in batches]
             made: dict[tuple[int, str, str], int] = {}
             self._write(self._insert_chunks, run_id, rows, descriptions or {}, made)
             self._series.update(made)  # only once committed: a rolled-back series row is not there
@@ -535,11 +533,7 @@ class SqliteStore:
         rid = self._rowid(run_id, w)
         out = []
         for key, vtype, vals, steps, walls, n in rows:
-            if type(key) is str:
-                kind, name, col = SCALAR, key, ""
-            else:
-                kind, name, col = key
-                col = col or ""
+            kind, name, col = key.kind, key.name, key.column or ""
             skey = (rid, name, col)
             sid = self._series.get(skey) or made.get(skey)
             if sid is None:

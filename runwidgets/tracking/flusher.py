@@ -78,20 +78,21 @@ class Flusher:
 
     def _flush_one(self, run: Run) -> None:
         """Flush a run; a failure is said once (and its end once), not every second."""
+        buffer = run._buffer
         try:
-            run._flush()
+            buffer.flush()
         except Exception as e:  # keep the thread alive; the points stay buffered for the next try
             said = f"{type(e).__name__}: {e}"
-            if run._flush_error != said:
-                run._flush_error = said
+            if buffer.error != said:
+                buffer.error = said
                 log.warning(
                     "runwidgets: could not write run %s's metrics (%s); they stay buffered and are retried",
                     run.id,
                     said,
                 )
         else:
-            if run._flush_error is not None:
-                run._flush_error = None
+            if buffer.error is not None:
+                buffer.error = None
                 log.warning("runwidgets: run %s's metrics are being written again; nothing was lost", run.id)
 
     def _beat(self, runs: list[Run], now: float) -> None:

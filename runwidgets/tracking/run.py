@@ -15,11 +15,8 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from itertools import islice
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +26,7 @@ from ..store import base as st
 from ..store.files import DRIVER_LOG, PYTHON_LOG, SUPERVISOR_LOG  # noqa: F401 - part of this module's API
 from ..store.uri import safe_href
 from . import validate as check
+from .buffer import PointBuffer
 from .flusher import FLUSHER
 
 if TYPE_CHECKING:
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("runwidgets")
 _now = time.time
-_COLUMNS = (itemgetter(0), itemgetter(1), itemgetter(2))  # value, step, wall of a queued point
 _INT_LIMIT = check.INT_LIMIT
 # Value types the fast path takes as they are: every value of these is storable.
 _FAST_VALUES = frozenset(
@@ -47,10 +44,6 @@ _FAST_VALUES = frozenset(
 )  # fmt: skip
 _STEP_TYPES = frozenset({np.int64, np.int32, np.int16, np.int8, np.uint32, np.uint16, np.uint8})  # all fit int64
 _STEP_MIN, _STEP_MAX = -(2**63), 2**63
-# What a store raises for a value it cannot encode: such points are dropped alone, never retried.
-# Anything else (a full disk, a server down) keeps every point buffered for the next try.
-UNWRITABLE = (ValueError, TypeError, OverflowError, UnicodeError)
-FLUSH_CHUNK = 250_000  # points per transaction: short transactions keep writers fair
 
 
 class Run:
@@ -67,18 +60,18 @@ class Run:
             raise ValueError(f"run {run_id!r} belongs to experiment {rec.experiment!r}, not {experiment.name!r}")
         self.id = rec.run_id
         self._record = rec
-        # One deque of (value, step, wall) per series; run.log() appends, the flush thread pops.
-        self._queues: dict[Any, deque] = {}
-        self._retired: list[tuple[Any, deque, int]] = []  # see _take
-        self._dropped: dict[str, int] = {}  # metric -> points the store could not encode
-        self._flush_error: str | None = None  # the flush thread's last failure, said once
+        # One deque of (value, step, wall) per series; run.log() appends, the flush thread drains.
+        self._buffer = PointBuffer(
+            self.id, lambda batches: self._store.write_points(self.id, batches, self._descriptions), self._note_in_log
+        )
+        self._queues = self._buffer.queues  # the fast path's one look-up
+        self._queue = self._buffer.queue
         self._kinds: dict[str, str] | None = None  # name -> kind, loaded on first non-fast log
         self._table_cols: dict[str, tuple[str, ...]] = {}
         self._descriptions: dict[str, str] = {}
         self._beats = False  # this process refreshes the heartbeat
         self._closes_at_exit = False  # this process completes the run at exit if still open
         self._closed = rec.status in st.TERMINAL
-        self._flush_lock = threading.Lock()
         FLUSHER.register(self)
 
     # -- creation ------------------------------------------------------------
@@ -201,12 +194,6 @@ class Run:
         else:
             q.append((value, step, _now()))
 
-    def _queue(self, key: Any) -> deque:
-        q = self._queues.get(key)
-        if q is None:  # setdefault is atomic: two threads starting one metric share one deque
-            q = self._queues.setdefault(key, deque())
-        return q
-
     def _claim(self, name: str, kind: str) -> None:
         """Remember that ``name`` is a metric of ``kind``; a name keeps one kind for the run's life."""
         if self._kinds is None:  # a run made elsewhere: learn what it already holds
@@ -311,91 +298,12 @@ class Run:
         """Write every buffered point to the store now."""
         self._flush()
 
-    def _take(self) -> list[tuple[Any, list]]:
-        """Every buffered point, per series, oldest first; the deques are swapped, not popped.
-
-        A logger that fetched a deque just before the swap may still append to
-        it. A swapped-out deque is therefore kept, and drained of such late
-        points first, until nothing but this method refers to it any more.
-        """
-        taken: dict[Any, list] = {}
-        retired, self._retired = self._retired, []
-        for key, old, seen in retired:
-            n = len(old)
-            if n > seen:
-                taken.setdefault(key, []).extend(islice(old, seen, n))
-            # references: the tuple in `retired`, the loop variable, getrefcount's argument
-            if sys.getrefcount(old) > 3:
-                self._retired.append((key, old, n))
-        for key in list(self._queues):
-            q = self._queues[key]
-            if q:
-                self._queues[key] = deque()
-                points = list(q)
-                self._retired.append((key, q, len(points)))
-                taken.setdefault(key, []).extend(points)
-        return list(taken.items())
-
     def _flush(self) -> None:
-        with self._flush_lock:
-            units = [
-                (key, points[i : i + FLUSH_CHUNK])
-                for key, points in self._take()
-                for i in range(0, len(points), FLUSH_CHUNK)
-            ]
-            done = 0
-            try:
-                while done < len(units):
-                    batch, size = [], 0
-                    for key, part in units[done:]:
-                        batch.append((key, part))
-                        size += len(part)
-                        if size >= FLUSH_CHUNK:
-                            break
-                    try:
-                        self._write(batch)
-                    except UNWRITABLE:
-                        for key, part in batch:
-                            self._write_or_drop(key, part)
-                    done += len(batch)
-            except BaseException:
-                for key, part in reversed(units[done:]):  # back in front, in order, for the next try
-                    self._queue(key).extendleft(reversed(part))
-                raise
+        self._buffer.flush()
 
-    def _write(self, batch: list[tuple[Any, list]]) -> None:
-        rows = [(key, *(list(map(col, part)) for col in _COLUMNS)) for key, part in batch]
-        self._store.write_points(self.id, rows, self._descriptions)
-
-    def _write_or_drop(self, key: Any, part: list) -> None:
-        """Write what the store can encode, halving around what it cannot; drop only those points."""
-        try:
-            self._write([(key, part)])
-        except UNWRITABLE as e:
-            if len(part) == 1:
-                self._drop(key, e)
-            else:
-                half = len(part) // 2
-                self._write_or_drop(key, part[:half])
-                self._write_or_drop(key, part[half:])
-
-    def _drop(self, key: Any, error: BaseException) -> None:
-        name = key if type(key) is str else key[1]
-        first = name not in self._dropped
-        self._dropped[name] = self._dropped.get(name, 0) + 1
-        if not first:
-            return
-        msg = (
-            f"runwidgets: run {self.id}: a point of metric {name!r} could not be stored and was dropped"
-            f" ({type(error).__name__}: {error}). Other points and metrics are kept; further drops of"
-            " this metric are counted, not logged again"
-        )
-        log.warning(msg)
-        try:
-            with open(self._store.log_path(self.id, PYTHON_LOG), "a", encoding="utf-8", errors="replace") as f:
-                f.write(f"{datetime.now().isoformat(timespec='seconds')} WARNING {msg}\n")
-        except Exception:  # the run's log is a courtesy; the Python log has it
-            pass
+    def _note_in_log(self, line: str) -> None:
+        with open(self._store.log_path(self.id, PYTHON_LOG), "a", encoding="utf-8", errors="replace") as f:
+            f.write(line)
 
     # -- reading metrics -------------------------------------------------------
     def get_metrics(
