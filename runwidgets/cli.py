@@ -108,7 +108,7 @@ def _default_log(rec, logs: list[str]) -> str | None:
     """The log a person means: a script's output, else the sweep driver's or the run's own Python log."""
     from .store.files import DRIVER_LOG, PYTHON_LOG, SUPERVISOR_LOG
 
-    if DRIVER_LOG in logs or rec.details.get("definition"):  # a submitted script: its output, even before it starts
+    if DRIVER_LOG in logs or rec.details.definition:  # a submitted script: its output, even before it starts
         return DRIVER_LOG
     for name in (SUPERVISOR_LOG, PYTHON_LOG):
         if name in logs:
@@ -133,7 +133,7 @@ def cmd_logs(args) -> int:
             file=sys.stderr,
         )
         return 1
-    if args.file and name not in logs and not rec.details.get("definition"):
+    if args.file and name not in logs and not rec.details.definition:
         print(f"run {run.id} has no log {name!r}; its logs: {', '.join(logs) or 'none'}", file=sys.stderr)
         return 1
     for other in [n for n in logs if n != name]:

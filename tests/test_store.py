@@ -9,6 +9,7 @@ import pytest
 from runwidgets import Experiment, Workspace
 from runwidgets.store import sqlite as sq
 from runwidgets.store.base import FAILED, RUNNING, RunRecord, SeriesKey
+from runwidgets.store.details import Details
 
 
 class CountingStore(sq.SqliteStore):
@@ -188,10 +189,11 @@ def test_heartbeat_reaches_readers_as_a_beat_only(run, ws):
 
 def test_create_run_record_round_trip(ws):
     store = ws.store
-    rec = RunRecord("r1", "e", None, "name", RUNNING, 1.0, tags={"a": "b"}, properties={"p": "q"}, details={"x": [1]})
+    details = Details(hyperparameters={"x": [1]}, pid=7, extra={"from_a_newer_version": True})
+    rec = RunRecord("r1", "e", None, "name", RUNNING, 1.0, tags={"a": "b"}, properties={"p": "q"}, details=details)
     store.create_run(rec)
     got = store.get_run("r1")
-    assert (got.tags, got.properties, got.details, got.experiment) == ({"a": "b"}, {"p": "q"}, {"x": [1]}, "e")
+    assert (got.tags, got.properties, got.details, got.experiment) == ({"a": "b"}, {"p": "q"}, details, "e")
 
 
 def test_large_ints_and_mixed_series(run):

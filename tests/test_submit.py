@@ -96,7 +96,7 @@ def test_cancel_stops_the_script(exp, src):
     deadline = time.time() + 20
     while not run.get_metrics().get("tick") and time.time() < deadline:
         time.sleep(0.1)
-    pid = run._store.get_run(run.id).details["pid"]
+    pid = run._store.get_run(run.id).details.pid
     run.cancel()
     assert wait_status(run, ["Canceled"], timeout=15) == "Canceled"
     assert not pid_alive(pid)
@@ -148,7 +148,7 @@ def test_command_and_environment_and_ignore_file(exp, tmp_path):
     log = run.get_details_with_logs()["logFiles"]["logs/driver_log.txt"]
     assert "keep.txt" in log and "data" not in log.split() and "noise.log" not in log
     assert "secret=s3" in log
-    assert "s3" not in json.dumps(run._store.get_run(run.id).details)  # values never stored
+    assert "s3" not in json.dumps(run._store.get_run(run.id).details.to_json())  # values never stored
 
 
 def test_supervisor_outlives_the_submitting_process(ws, src):
@@ -170,12 +170,12 @@ def test_killed_supervisor_leaves_a_run_readers_see_as_dead(exp, src, monkeypatc
     wait_status(run, ["Running"])
     details = run._store.get_run(run.id).details
     deadline = time.time() + 10
-    while "supervisor_pid" not in details and time.time() < deadline:
+    while details.supervisor_pid is None and time.time() < deadline:
         time.sleep(0.1)
         details = run._store.get_run(run.id).details
-    os.kill(details["supervisor_pid"], signal.SIGKILL)
+    os.kill(details.supervisor_pid, signal.SIGKILL)
     time.sleep(1.0)
-    assert not pid_alive(details["pid"])  # the script dies with its supervisor
+    assert not pid_alive(details.pid)  # the script dies with its supervisor
     rec = run._store.get_run(run.id)
     assert rec.status == "Running" and rec.is_lost(now=time.time() + 60)
     monkeypatch.setenv("RUNWIDGETS_HEARTBEAT_TIMEOUT", "2")

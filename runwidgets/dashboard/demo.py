@@ -43,7 +43,7 @@ def _reap() -> None:
 
 def _pids(ws: Workspace, sweep_id: str) -> set[int]:
     recs = [ws.store.get_run(sweep_id), *ws.store.find_runs(parent_id=sweep_id)]
-    return {p for r in recs for k in ("driver_pid", "supervisor_pid", "pid") if (p := r.details.get(k))}
+    return {p for r in recs for p in r.details.pids()}
 
 
 MARKER = "made-by-runwidgets-demo"  # a file in a workspace the demo created, and so may clear

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .details import Details
+
 # Azure ML v1 status names, so notebooks comparing strings keep working.
 NOT_STARTED = "NotStarted"
 QUEUED = "Queued"
@@ -53,7 +55,7 @@ class RunRecord:
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Details = field(default_factory=Details)
 
     def is_lost(self, now: float | None = None, timeout: float = HEARTBEAT_TIMEOUT) -> bool:
         """True for a run recorded as live whose writer stopped sending heartbeats."""

@@ -56,6 +56,7 @@ from .base import (
     SeriesChunk,
     SeriesKey,
 )
+from .details import Details
 from .errors import RunNotFound, StoreUnavailable
 from .files import RunFiles, check_name
 from .logs import read_new_log_text
@@ -139,8 +140,8 @@ class MlflowStore:
             self.client.set_tag(rid, RUN_NAME, name)
         return replace(record, run_id=rid, name=name)
 
-    def _details_tags(self, details: dict) -> dict[str, str]:
-        text = json.dumps(details)
+    def _details_tags(self, details: Details) -> dict[str, str]:
+        text = json.dumps(details.to_json())
         return {f"{TAG}details": text} if len(text) <= TAG_LIMIT else {f"{TAG}details": "{}", f"{TAG}details_big": "1"}
 
     def _record(self, run) -> RunRecord:
@@ -152,7 +153,7 @@ class MlflowStore:
         created = (info.start_time or 0) / 1000
         started = float(t[f"{TAG}started"]) if f"{TAG}started" in t else created
         beat = t.get(f"{TAG}heartbeat")
-        details = json.loads(t.get(f"{TAG}details", "{}"))
+        details = Details.from_json(json.loads(t.get(f"{TAG}details", "{}")))
         error = json.loads(t[f"{TAG}error"]) if f"{TAG}error" in t else None
         return RunRecord(
             run_id=info.run_id,

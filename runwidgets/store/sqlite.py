@@ -35,6 +35,7 @@ from .base import (
     SeriesChunk,
     SeriesKey,
 )
+from .details import Details
 from .errors import DamagedWorkspace, ReadOnlyWorkspace, RunNotFound, SchemaError, StoreFull, WorkspaceError
 from .files import RunFiles, check_run_id
 from .logs import LOG_FIRST_READ_BYTES, read_new_log_text  # noqa: F401 - re-exported for tests
@@ -341,7 +342,7 @@ class SqliteStore:
                     record.ended,
                     record.heartbeat,
                     json.dumps(record.error) if record.error else None,
-                    json.dumps(record.details),
+                    json.dumps(record.details.to_json()),
                 ),
             )
             rid = cur.lastrowid
@@ -399,7 +400,7 @@ class SqliteStore:
                     tags=tags[rid],
                     properties=props[rid],
                     error=json.loads(err) if err else None,
-                    details=json.loads(det) if det else {},
+                    details=Details.from_json(json.loads(det) if det else None),
                 )
             )
         return out
@@ -456,7 +457,10 @@ class SqliteStore:
         bad = set(fields) - self._UPDATABLE
         if bad:
             raise ValueError(f"cannot update run fields {sorted(bad)}")
-        values = [json.dumps(v) if k in ("error", "details") and v is not None else v for k, v in fields.items()]
+        values = [
+            json.dumps(v.to_json() if k == "details" else v) if k in ("error", "details") and v is not None else v
+            for k, v in fields.items()
+        ]
         sets = ", ".join(f"{k}=?" for k in fields)
         where, args = "id=?", ()
         if allowed is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store.base import QUEUED
+from ..store.details import Details, ScriptDefinition
 
 if TYPE_CHECKING:
     from ..tracking.experiment import Experiment
@@ -78,16 +79,29 @@ class ScriptRunConfig:
             return ["/bin/sh", "-c", " ".join([self.command, *map(_quote, extra)])]
         return [str(c) for c in self.command] + list(extra)
 
-    def definition(self, extra: list[str] = ()) -> dict:
-        return {
-            "script": self.script,
-            "arguments": [*self.arguments, *extra],
-            "command": self.command,
-            "source_directory": str(self.source_directory),
-            "max_run_duration_seconds": self.max_run_duration_seconds,
-            "argv": self.argv(extra),
-            "environment_variables": sorted(self.environment_variables),  # names only: values may be secrets
-        }
+    def definition(self, extra: list[str] = ()) -> ScriptDefinition:
+        return ScriptDefinition(
+            argv=self.argv(extra),
+            script=self.script,
+            arguments=[*self.arguments, *extra],
+            command=self.command,
+            source_directory=str(self.source_directory),
+            max_run_duration_seconds=self.max_run_duration_seconds,
+            environment_variables=sorted(self.environment_variables),  # names only: values may be secrets
+            python=self.python,
+        )
+
+    @classmethod
+    def from_definition(cls, d: ScriptDefinition, source_directory: str | os.PathLike) -> ScriptRunConfig:
+        """The config a recorded definition came from, run from another folder (a sweep child's snapshot)."""
+        return cls(
+            source_directory=source_directory,
+            script=d.script,
+            arguments=d.arguments,
+            command=d.command,
+            max_run_duration_seconds=d.max_run_duration_seconds,
+            python=d.python,
+        )
 
     def _submit(self, experiment: Experiment, tags: dict | None = None, **kwargs: Any) -> Run:
         if kwargs:
@@ -116,7 +130,7 @@ def submit_script(
 ) -> Run:
     from ..tracking.run import Run
 
-    details = {"supervised": True, "definition": config.definition(list(extra_args))}
+    details = Details(supervised=True, definition=config.definition(list(extra_args)))
     run = Run._start(experiment, name=name, parent=parent, tags=tags, kind="script", status=QUEUED, details=details)
     if properties:
         run.add_properties(properties)

@@ -44,7 +44,7 @@ class DetachedProcess:
     def note_details(self, **values) -> None:
         """Add to the run's details (pids, exit code) without losing what is there."""
         rec = self.store.get_run(self.run_id)
-        self.store.update_run(self.run_id, details={**rec.details, **values})
+        self.store.update_run(self.run_id, details=rec.details.with_(**values))
 
     def crashed(self, error: BaseException) -> None:
         """Record that this process itself failed (not the work it watches)."""

@@ -58,7 +58,7 @@ class Supervisor(DetachedProcess):
 
     def __init__(self, workspace: Workspace, run_id: str) -> None:
         super().__init__(workspace, run_id)
-        self.definition = self.rec.details.get("definition", {})
+        self.definition = self.rec.details.definition
         self.tail: deque[str] = deque(maxlen=400)
 
     def run(self) -> int:
@@ -69,7 +69,7 @@ class Supervisor(DetachedProcess):
         self.start_beating()
         self.note_details(supervisor_pid=os.getpid())
         workdir = snapshot_dir(self.ws, self.run_id)
-        argv = self.definition["argv"]
+        argv = self.definition.argv
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "RUNWIDGETS_SUBMITTED": "1"}
         log_path = self.store.log_path(self.run_id, DRIVER_LOG)
         self.say(f"starting {argv} in {workdir}")
@@ -109,7 +109,7 @@ class Supervisor(DetachedProcess):
 
     def watch(self, proc: subprocess.Popen, started: float) -> tuple[str, dict | None] | None:
         """Wait for the script; on a cancel request or time limit, stop its process group."""
-        limit = self.definition.get("max_run_duration_seconds")
+        limit = self.definition.max_run_duration_seconds
         while proc.poll() is None:
             time.sleep(WATCH_INTERVAL)
             try:

@@ -31,6 +31,7 @@ from ..store.base import (
     TERMINAL,
     heartbeat_timeout,
 )
+from ..store.details import Details, SweepSpec
 from ..store.files import SUPERVISOR_LOG
 from ..tracking.experiment import Experiment
 from ..tracking.run import Run
@@ -97,23 +98,16 @@ class HyperDriveConfig:
             raise TypeError(f"submit() got unexpected arguments {sorted(kwargs)}")
         rc = self.run_config
         sets = self.sampling.draw(self.max_total_runs)
-        details = {
-            "supervised": True,
-            "sweep": {
-                "parameter_sets": sets,
-                "max_concurrent_runs": self.max_concurrent_runs,
-                "max_duration_minutes": self.max_duration_minutes,
-                "sampling": self.sampling.to_dict(),
-                "run_config": {
-                    "source_directory": str(rc.source_directory),
-                    "script": rc.script,
-                    "arguments": rc.arguments,
-                    "command": rc.command,
-                    "max_run_duration_seconds": rc.max_run_duration_seconds,
-                    "python": rc.python,
-                },
-            },
-        }
+        details = Details(
+            supervised=True,
+            sweep=SweepSpec(
+                parameter_sets=sets,
+                max_concurrent_runs=self.max_concurrent_runs,
+                max_duration_minutes=self.max_duration_minutes,
+                sampling=self.sampling.to_dict(),
+                run_config=rc.definition(),
+            ),
+        )
         parent = HyperDriveRun._start(experiment, tags=tags, kind="sweep", status=QUEUED, details=details)
         parent.add_properties(
             {
@@ -249,23 +243,15 @@ class SweepDriver(DetachedProcess):
         super().__init__(ws, parent_id)
         self.exp = ws.get_experiment(self.rec.experiment)
         self.parent = HyperDriveRun(self.exp, parent_id, _record=self.rec)
-        self.spec = self.rec.details["sweep"]
+        self.spec = self.rec.details.sweep
         self.metric, self.goal = primary_config(self.rec)
         self.best: tuple[float, str] | None = None
 
     def launch(self, params: dict) -> str:
-        rc = self.spec["run_config"]
         # Children run the parent's snapshot; their environment variables are already ours.
-        config = ScriptRunConfig(
-            source_directory=snapshot_dir(self.ws, self.parent.id),
-            script=rc["script"],
-            arguments=rc["arguments"],
-            command=rc["command"],
-            max_run_duration_seconds=rc["max_run_duration_seconds"],
-            python=rc["python"],
-        )
+        config = ScriptRunConfig.from_definition(self.spec.run_config, snapshot_dir(self.ws, self.parent.id))
         extra = as_arguments(params)
-        details = {"supervised": True, "definition": config.definition(extra), "hyperparameters": params}
+        details = Details(supervised=True, definition=config.definition(extra), hyperparameters=params)
         child = Run._start(self.exp, parent=self.parent, kind="script", status=QUEUED, details=details)
         child.add_properties({"hyperparameters": json.dumps(params)})
         snapshot(config.source_directory, snapshot_dir(self.ws, child.id))
@@ -291,7 +277,7 @@ class SweepDriver(DetachedProcess):
     def record_if_lost(self, rec) -> bool:
         """A child that only looks lost (a slow disk delayed its heartbeat) is still running: count it
         as ended only when its supervisor process is gone too, and record that as its end."""
-        if not rec.is_lost(timeout=heartbeat_timeout()) or alive(rec.details.get("supervisor_pid")):
+        if not rec.is_lost(timeout=heartbeat_timeout()) or alive(rec.details.supervisor_pid):
             return False
         return self.store.set_status_if(
             rec.run_id, tuple(LIVE), status=FAILED, ended=time.time(), error=rec.display_error
@@ -303,9 +289,9 @@ class SweepDriver(DetachedProcess):
             return 0
         self.start_beating()
         self.note_details(driver_pid=os.getpid())
-        pending = list(self.spec["parameter_sets"])
-        limit = self.spec["max_concurrent_runs"]
-        deadline = time.time() + 60 * float(self.spec.get("max_duration_minutes") or 10080)
+        pending = list(self.spec.parameter_sets)
+        limit = self.spec.max_concurrent_runs
+        deadline = time.time() + 60 * self.spec.max_duration_minutes
         running: list[str] = []
         canceled = False
         self.say(f"{len(pending)} runs, at most {limit} at once, ranked by {self.goal} {self.metric}")

@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,7 +85,7 @@ class Run:
         tags: dict | None = None,
         kind: str = "run",
         status: str = st.RUNNING,
-        details: dict | None = None,
+        details: st.Details | None = None,
         run_id: str | None = None,
     ) -> Run:
         now = _now()
@@ -101,7 +102,7 @@ class Run:
             heartbeat=now,
             kind=kind,
             tags={k: check.tag_value(k, v) for k, v in (tags or {}).items()},
-            details=details or {},
+            details=details or st.Details(),
         )
         rec = experiment.workspace.store.create_run(rec)  # a store may assign its own id (MLflow does)
         run = cls(experiment, rec.run_id, _record=rec)
@@ -495,7 +496,7 @@ class Run:
     def cancel(self) -> None:
         """Stop the run: a submitted script is terminated; a local run is marked Canceled."""
         rec = self._store.get_run(self.id)
-        if rec.details.get("supervised") and rec.status not in st.TERMINAL:
+        if rec.details.supervised and rec.status not in st.TERMINAL:
             self._store.set_status_if(
                 self.id, (st.NOT_STARTED, st.QUEUED, st.STARTING, st.RUNNING), status=st.CANCEL_REQUESTED
             )
@@ -539,7 +540,7 @@ class Run:
             "properties": rec.properties,
             "tags": rec.tags,
             "error": rec.display_error,
-            "runDefinition": rec.details.get("definition", {}),
+            "runDefinition": asdict(rec.details.definition) if rec.details.definition else {},
             "logFiles": {f: str(self._store.file_path(self.id, f)) for f in files if f.startswith("logs/")},
             "portalUrl": self.get_portal_url(),
         }

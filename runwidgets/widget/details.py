@@ -274,11 +274,11 @@ class RunDetails:
         ]
         if rec.parent_id:
             rows.append(["Run", "Parent", rec.parent_id])
-        definition = rec.details.get("definition") or {}
-        if definition.get("script") or definition.get("command"):
-            rows.append(["Arguments", "Script", str(definition.get("script") or definition.get("command"))])
-            if definition.get("arguments"):
-                rows.append(["Arguments", "Arguments", " ".join(map(str, definition["arguments"]))])
+        definition = rec.details.definition
+        if definition is not None and (definition.script or definition.command):
+            rows.append(["Arguments", "Script", str(definition.script or definition.command)])
+            if definition.arguments:
+                rows.append(["Arguments", "Arguments", " ".join(map(str, definition.arguments))])
         rows += [["Tags", k, v] for k, v in rec.tags.items()]
         rows += [["Properties", k, v] for k, v in rec.properties.items()]
         for name, group in self._state.metrics_of(rec.run_id).items():

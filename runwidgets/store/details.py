@@ -1,0 +1,89 @@
+"""What a run's processes record about it, beyond status and times: typed, so a new field is a grep away.
+
+Stored as JSON (the SQLite ``details`` column, MLflow's ``runwidgets.details``
+tag); :meth:`Details.from_json` reads what older and newer versions wrote,
+keeping keys it does not know so that nothing written is lost on update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ScriptDefinition:
+    """How a submitted script runs: the command line and what ScriptRunConfig said."""
+
+    argv: list[str] = field(default_factory=list)  # what the supervisor runs, in the snapshot folder
+    script: str | None = None
+    arguments: list[str] = field(default_factory=list)
+    command: str | list[str] | None = None
+    source_directory: str = ""
+    max_run_duration_seconds: float | None = None
+    environment_variables: list[str] = field(default_factory=list)  # names only: values may be secrets
+    python: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict) -> ScriptDefinition:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep's plan, recorded at submit for its driver process."""
+
+    parameter_sets: list[dict[str, Any]]
+    max_concurrent_runs: int
+    run_config: ScriptDefinition
+    max_duration_minutes: float = 10080.0
+    sampling: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict) -> SweepSpec:
+        return cls(
+            parameter_sets=list(data.get("parameter_sets", [])),
+            max_concurrent_runs=int(data.get("max_concurrent_runs", 1)),
+            run_config=ScriptDefinition.from_json(data.get("run_config", {})),
+            max_duration_minutes=float(data.get("max_duration_minutes") or 10080.0),
+            sampling=dict(data.get("sampling", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Details:
+    """A run's details: how it runs (a script, a sweep), its hyperparameters, its processes."""
+
+    supervised: bool = False  # a supervisor process owns the run (a submitted script or a sweep)
+    definition: ScriptDefinition | None = None
+    sweep: SweepSpec | None = None
+    hyperparameters: dict[str, Any] | None = None
+    supervisor_pid: int | None = None
+    pid: int | None = None  # the script's process
+    driver_pid: int | None = None  # a sweep's driver process
+    exit_code: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as written
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "extra" and v not in (None, False)}
+        return {**self.extra, **out}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Details:
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)} - {"extra"}
+        definition, sweep = data.pop("definition", None), data.pop("sweep", None)
+        return cls(
+            definition=ScriptDefinition.from_json(definition) if definition else None,
+            sweep=SweepSpec.from_json(sweep) if sweep else None,
+            **{k: data.pop(k) for k in list(data) if k in known},
+            extra=data,
+        )
+
+    def pids(self) -> list[int]:
+        """Every process id recorded for the run."""
+        return [p for p in (self.driver_pid, self.supervisor_pid, self.pid) if p]
+
+    def with_(self, **values: Any) -> Details:
+        return replace(self, **values)
