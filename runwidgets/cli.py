@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from datetime import datetime
 
 from ._terminal import cell, plain
+from .formatting import fmt_value
 from .store.errors import WorkspaceError
 from .tracking import Run, Workspace
 
@@ -33,13 +33,11 @@ def _duration(seconds: float | None) -> str:
 
 
 def _fmt_value(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}" if math.isfinite(v) else str(v)
     if isinstance(v, dict):
         return "table " + ", ".join(f"{k}[{len(c)}]" for k, c in v.items())
     if isinstance(v, list):
-        return f"{_fmt_value(v[-1])}  (last of {len(v)})" if v else "[]"
-    return str(v)
+        return f"{fmt_value(v[-1])}  (last of {len(v)})" if v else "[]"
+    return fmt_value(v)
 
 
 def _table(rows: list[list[str]], head: list[str]) -> str:

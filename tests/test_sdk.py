@@ -298,3 +298,15 @@ def test_every_log_path_stores_every_point_exactly(exp):
             assert ch.steps is None
         else:
             assert np.all(ch.steps == float(step))
+
+
+def test_one_ranking_rule():
+    from runwidgets import ranking
+
+    assert ranking.final_value([0.1, float("nan"), 0.7, float("inf")]) == 0.7  # last finite
+    assert ranking.final_value([True, "x"]) is None and ranking.final_value(3) == 3.0
+    items = [(0.5, "a"), (None, "b"), (0.9, "c"), (0.9, "d")]
+    assert [c for _, c in ranking.ranked(items, "MAXIMIZE")] == ["c", "d", "a", "b"]  # ties keep their order
+    assert [c for _, c in ranking.ranked(items, "MINIMIZE")] == ["a", "c", "d", "b"]
+    assert ranking.best(items, "MAXIMIZE") == "c" and ranking.best([(None, "x")], "MAXIMIZE") is None
+    assert ranking.is_better(1.0, None, "MINIMIZE") and not ranking.is_better(0.9, 0.9, "MAXIMIZE")

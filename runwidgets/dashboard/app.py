@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, quote
 
 import ipywidgets as W
 
+from ..formatting import number
 from ..store.base import SCALAR
 from ..store.errors import WorkspaceError
 from ..tracking.workspace import Workspace
@@ -129,7 +130,7 @@ class Dashboard:
             vals = {m: latest[r.run_id][m] for m in metrics if m in latest[r.run_id]}
             vals = {m: (None if isinstance(v, float) and not math.isfinite(v) else v) for m, v in vals.items()}
             if r.tags.get("best_primary_metric") and r.tags.get("primary_metric"):
-                vals[f"best {r.tags['primary_metric']}"] = _number(r.tags["best_primary_metric"])
+                vals[f"best {r.tags['primary_metric']}"] = number(r.tags["best_primary_metric"])
             rows.append(
                 {
                     "id": r.run_id,
@@ -200,13 +201,6 @@ class Dashboard:
         if self.compare is not None:
             self.compare.close()
         close_all(self._root)
-
-
-def _number(text: str) -> float | str:
-    try:
-        return float(text)
-    except ValueError:
-        return text
 
 
 def main() -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import os
 import subprocess
 import sys
 import time
 from typing import Any
 
+from .. import ranking
 from .._process import alive
 from ..store.base import (
     CANCEL_REQUESTED,
@@ -131,28 +131,11 @@ class HyperDriveConfig:
         return parent
 
 
-def primary_config(rec) -> tuple[str, str] | None:
-    raw = rec.properties.get("primary_metric_config")
-    if not raw:
-        return None
-    cfg = json.loads(raw)
-    return cfg["name"], cfg["goal"]
-
-
-def final_value(values: Any) -> float | None:
-    """The value a child is ranked by: its last finite number for the metric."""
-    seq = values if isinstance(values, list) else [values]
-    for v in reversed(seq):
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-            return float(v)
-    return None
-
-
 class HyperDriveRun(Run):
     """The parent run of a sweep."""
 
     def _ranked(self, include_failed: bool = True, include_canceled: bool = True) -> list[tuple[float | None, Run]]:
-        cfg = primary_config(self._store.get_run(self.id))
+        cfg = ranking.primary_config(self._store.get_run(self.id).properties)
         if cfg is None:
             raise ValueError(f"run {self.id} is not a sweep: it has no primary metric")
         name, goal = cfg
@@ -161,10 +144,8 @@ class HyperDriveRun(Run):
             status = child.get_status()
             if (status == FAILED and not include_failed) or (status == CANCELED and not include_canceled):
                 continue
-            out.append((final_value(child.get_metrics(name).get(name)), child))
-        sign = -1 if goal == PrimaryMetricGoal.MAXIMIZE.value else 1
-        out.sort(key=lambda vc: (vc[0] is None, sign * vc[0] if vc[0] is not None else 0))
-        return out
+            out.append((ranking.final_value(child.get_metrics(name).get(name)), child))
+        return ranking.ranked(out, goal)
 
     def get_best_run_by_primary_metric(self, include_failed: bool = True, include_canceled: bool = True) -> Run | None:
         """The child with the best final value of the primary metric, or None if none logged it."""
@@ -244,7 +225,7 @@ class SweepDriver(DetachedProcess):
         self.exp = ws.get_experiment(self.rec.experiment)
         self.parent = HyperDriveRun(self.exp, parent_id, _record=self.rec)
         self.spec = self.rec.details.sweep
-        self.metric, self.goal = primary_config(self.rec)
+        self.metric, self.goal = ranking.primary_config(self.rec.properties)
         self.best: tuple[float, str] | None = None
 
     def launch(self, params: dict) -> str:
@@ -263,11 +244,10 @@ class SweepDriver(DetachedProcess):
         values = self.store.read_series(child_id, self.metric)
         if not values:
             return
-        v = final_value(values[0].values.tolist())
+        v = ranking.final_value(values[0].values.tolist())
         if v is None:
             return
-        better = self.best is None or (v > self.best[0] if self.goal == "MAXIMIZE" else v < self.best[0])
-        if better:
+        if ranking.is_better(v, self.best[0] if self.best else None, self.goal):
             self.best = (v, child_id)
             self.store.set_tags(
                 self.parent.id,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import html
 import json
-import math
 import threading
 import time
 from collections import deque
@@ -22,6 +21,8 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
+from .. import ranking
+from ..formatting import fmt_value
 from ..store.base import IMAGE, LIST, SCALAR, TABLE, RunRecord
 from ..store.registry import open_store
 from ..store.uri import safe_href, scrub
@@ -73,12 +74,6 @@ def _mlflow_source(run: Any, tracking_uri: str | None) -> RunSource:
     store = open_store(uri, Path(os.environ.get("RUNWIDGETS_WORKSPACE", ".runwidgets")))
     store.get_run(run_id)  # an unknown id fails here, clearly
     return RunSource(store, run_id, store.portal_url)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}" if math.isfinite(v) else str(v)
-    return str(v)
 
 
 def _when(t: float | None) -> str:
@@ -284,7 +279,7 @@ class RunDetails:
         for name, group in self._state.metrics_of(rec.run_id).items():
             s = group[0]
             if s.key.kind == SCALAR and (s.n == 1 or not s.numeric):
-                rows.append(["Metrics", name, _fmt(s.last)])
+                rows.append(["Metrics", name, fmt_value(s.last)])
         return rows
 
     # -- charts -------------------------------------------------------------------
@@ -346,14 +341,13 @@ class RunDetails:
         kids = self._state.children()
         if not kids:
             return
-        cfg = self._state.record.properties.get("primary_metric_config")
-        metric, goal = (json.loads(cfg)["name"], json.loads(cfg)["goal"]) if cfg else (None, None)
+        metric, goal = ranking.primary_config(self._state.record.properties) or (None, None)
         rows, values = [], []
         for k in kids:
             params = k.properties.get("hyperparameters")
             if params:
                 try:
-                    params = " ".join(f"{a}={_fmt(v)}" for a, v in json.loads(params).items())
+                    params = " ".join(f"{a}={fmt_value(v)}" for a, v in json.loads(params).items())
                 except ValueError:
                     pass
             else:
@@ -362,11 +356,9 @@ class RunDetails:
             values.append(value)
             rows.append([k.run_id, k.name, k.display_status, k.started, k.ended, params or "", value])
         best = None
-        scored = [(v, r[0]) for v, r in zip(values, rows) if v is not None]
-        if scored and goal:
-            best = (max if goal == "MAXIMIZE" else min)(scored)[1]
-            sign = -1 if goal == "MAXIMIZE" else 1
-            rows.sort(key=lambda r: (r[6] is None, sign * r[6] if r[6] is not None else 0))
+        if goal:
+            best = ranking.best(((v, r[0]) for v, r in zip(values, rows)), goal)
+            rows = [r for _, r in ranking.ranked(((r[6], r) for r in rows), goal)]
         payload = {"metric": metric, "goal": goal, "best": best, "rows": rows, "page_size": CHILD_PAGE}
         if payload != self.panels.children:
             self.panels.children = payload

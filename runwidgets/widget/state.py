@@ -139,9 +139,10 @@ class RunState:
         return self._groups.get(run_id, {})
 
     def final_value(self, run_id: str, name: str) -> float | None:
+        """The value a child is ranked by (see ``runwidgets.ranking``)."""
         s = self.series.get(SeriesKey(run_id, name, SCALAR))
         if s is None or not s.n:
             return None
         y = s.y
-        finite = np.flatnonzero(np.isfinite(y))
+        finite = np.flatnonzero(np.isfinite(y))  # the same rule as ranking.final_value, on an array
         return float(y[finite[-1]]) if len(finite) else None
