@@ -33,3 +33,16 @@ def run(exp):
     yield r
     if not r._closed:
         r.complete()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """One real `mlflow server` on 127.0.0.1 for the whole session, stopped by its own pid."""
+    from mlflow_server import MlflowServer
+
+    from tests.browser.harness import free_port
+
+    srv = MlflowServer(tmp_path_factory.mktemp("mlflow"), free_port())
+    srv.start()
+    yield srv
+    srv.stop()

@@ -19,14 +19,9 @@ from runwidgets import Experiment, Run, RunDetails, Workspace  # noqa: E402
 from runwidgets.widget import details as details_mod  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from tests.browser.harness import free_port
-
-    srv = MlflowServer(tmp_path_factory.mktemp("mlflow"), free_port())
-    srv.start()
-    yield srv
-    srv.stop()
+@pytest.fixture
+def server(mlflow_server):
+    return mlflow_server
 
 
 @pytest.fixture(autouse=True)

@@ -81,6 +81,14 @@ def metric_key(name: str, column: str | None = None) -> str:
     return "".join(c if c in _KEY_OK else "_" for c in key)[:250]
 
 
+_DBL_MAX = np.finfo(np.float64).max
+
+
+def _unclamp(values):
+    """MLflow's SQL stores keep +-inf as +-DBL_MAX (SQL has no infinity): read them back as infinities."""
+    return np.where(np.abs(values) == _DBL_MAX, np.copysign(np.inf, values), values)
+
+
 def _ms(t: float | None) -> int | None:
     return None if t is None else int(t * 1000)
 
@@ -349,7 +357,7 @@ class MlflowStore:
         key: SeriesKey, history: list, first_index: int = 0, replace_all: bool = False, total: int | None = None
     ) -> SeriesChunk:
         hist = sorted(history, key=lambda m: (m.timestamp, m.step)) if not replace_all else history
-        values = np.array([m.value for m in hist], dtype=np.float64)
+        values = _unclamp(np.array([m.value for m in hist], dtype=np.float64))
         steps = None if key.kind in (LIST, TABLE) else np.array([m.step for m in hist], dtype=np.float64)
         walls = np.array([m.timestamp / 1000 for m in hist], dtype=np.float64)
         return SeriesChunk(key, values, steps, walls, "", first_index, replace=replace_all, total=total)
@@ -382,7 +390,7 @@ class MlflowStore:
             run = self._get(rid)
             kinds = self._kinds_of(rid, run.data.tags)
             out[rid] = {
-                self._key_of(rid, k, kinds).name: v
+                self._key_of(rid, k, kinds).name: float(_unclamp(np.float64(v)))
                 for k, v in run.data.metrics.items()
                 if self._key_of(rid, k, kinds).kind == SCALAR
             }

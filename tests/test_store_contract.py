@@ -1,0 +1,166 @@
+"""One behavioural suite for every store: the embedded SQLite store and a real MLflow server pass the same
+assertions on values, NaN and inf, incremental reads, tags, properties, children, files and logs."""
+
+import io
+import logging
+import math
+import time
+
+import numpy as np
+import pytest
+
+from mlflow_server import quick_failing_client_env
+from runwidgets import Experiment, Workspace
+from runwidgets.store.base import SCALAR, SeriesKey
+
+
+@pytest.fixture(params=["sqlite", "mlflow"])
+def ws(request, tmp_path, monkeypatch):
+    if request.param == "sqlite":
+        return Workspace(tmp_path / "ws")
+    for k, v in quick_failing_client_env().items():
+        monkeypatch.setenv(k, v)
+    return Workspace(tmp_path / "ws", tracking_uri=request.getfixturevalue("mlflow_server").url)
+
+
+@pytest.fixture
+def exp(ws, request):
+    return Experiment(ws, f"contract-{request.node.name.split('[')[0][5:40]}")
+
+
+def series(store, run_id, name):
+    (ch,) = [c for c in store.read_series(run_id) if c.key.name == name]
+    return ch
+
+
+def test_numbers_round_trip_exactly(exp):
+    run = exp.start_logging()
+    values = [0.5, -2.0, math.nan, math.inf, -math.inf, 1e300, 0.0, 3]  # -0.0: the SQLite store's own tests
+    for i, v in enumerate(values):
+        run.log("v", v, step=i)
+    run.log("np", np.float32(0.25))
+    run.log("np", np.int64(4))
+    run.complete()
+    got = series(exp.workspace.store, run.id, "v")
+    assert len(got) == len(values)
+    for a, b in zip(got.values.tolist(), values):
+        assert (math.isnan(a) and math.isnan(b)) or a == b
+    assert got.x().tolist() == list(range(len(values)))
+    assert series(exp.workspace.store, run.id, "np").values.tolist() == [0.25, 4]
+
+
+def test_lists_tables_and_strings(exp):
+    run = exp.start_logging()
+    run.log_list("hist", [1.0, 2.0, 3.0])
+    run.log_row("curve", x=1, y=0.5)
+    run.log_row("curve", x=2, y=0.25)
+    run.log_table("t", {"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    run.log("note", "first")
+    run.log("note", "latest")
+    run.complete()
+    m = run.get_metrics()
+    assert m["hist"] == [1.0, 2.0, 3.0]
+    assert m["curve"] == {"x": [1, 2], "y": [0.5, 0.25]}
+    assert m["t"] == {"a": [1.0, 2.0], "b": [3.0, 4.0]}
+    assert m["note"] in ("latest", ["first", "latest"])  # MLflow keeps a string's latest value only
+
+
+def test_incremental_reads_bring_only_what_changed(exp):
+    store = exp.workspace.store
+    run = exp.start_logging()
+    run.log("x", 0.0)
+    run.flush()
+    delta, cur = store.read_since([run.id], None)
+    assert run.id in delta.runs and [len(c) for c in delta.series] == [1]
+    for i in range(1, 6):
+        run.log("x", float(i))
+    run.flush()
+    delta, cur = store.read_since([run.id], cur)
+    (ch,) = delta.series
+    assert ch.key == SeriesKey(run.id, "x", SCALAR) and ch.values.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert ch.first_index == 1 and not delta.runs
+    delta, cur2 = store.read_since([run.id], cur)
+    assert not delta.series and not delta.runs and not delta.logs
+    run.complete()
+    delta, _ = store.read_since([run.id], cur2)
+    assert delta.runs[run.id].status == "Completed"
+
+
+def test_heartbeats_reach_readers(exp):
+    store = exp.workspace.store
+    run = exp.start_logging()
+    _, cur = store.read_since([run.id], None)
+    when = time.time() + 3
+    store.heartbeat([run.id], when)
+    delta, _ = store.read_since([run.id], cur)
+    assert delta.beats.get(run.id) == pytest.approx(when) and not delta.runs
+    assert store.get_run(run.id).heartbeat == pytest.approx(when)
+    run.complete()
+
+
+def test_tags_properties_and_status(exp):
+    run = exp.start_logging(display_name="named")
+    run.tag("team", "vision")
+    run.tag("team", "speech")
+    run.set_tags({"a": "1", "b": "2"})
+    run.remove_tags(["b"])
+    run.add_properties({"lr": "0.1"})
+    run.add_properties({"lr": "0.1"})  # the same value again is fine
+    with pytest.raises(ValueError, match="cannot change"):
+        run.add_properties({"lr": "0.2"})
+    run.fail("diverged at epoch 3")
+    rec = exp.workspace.store.get_run(run.id)
+    assert rec.tags == {"team": "speech", "a": "1"} and rec.properties == {"lr": "0.1"}
+    assert rec.name == "named" and rec.status == "Failed" and "diverged" in rec.error["message"]
+    assert rec.ended is not None and rec.started is not None
+
+
+def test_children_arrive_in_a_parents_reads(exp):
+    store = exp.workspace.store
+    parent = exp.start_logging()
+    _, cur = store.read_since([parent.id], None)
+    kids = [parent.child_run(name=f"c{i}") for i in range(3)]
+    for i, k in enumerate(kids):
+        k.log("acc", i / 10)
+        k.complete()
+    delta, cur = store.read_since([parent.id], cur)
+    assert {k.id for k in kids} <= set(delta.runs) and cur.children == frozenset(k.id for k in kids)
+    assert {c.key.run_id for c in delta.series} == {k.id for k in kids}
+    assert [c.name for c in parent.get_children()] == ["c0", "c1", "c2"]
+    assert kids[1].parent.id == parent.id
+    parent.complete()
+
+
+def test_files_stay_inside_the_run(exp, tmp_path):
+    run = exp.start_logging()
+    run.upload_file("outputs/model.bin", io.BytesIO(b"weights"))
+    src = tmp_path / "notes.txt"
+    src.write_text("hello")
+    run.upload_file("notes.txt", str(src))
+    for bad in ("../escape.txt", "/etc/passwd"):
+        with pytest.raises(ValueError):
+            run.upload_file(bad, io.BytesIO(b"x"))
+    assert set(run.get_file_names()) >= {"outputs/model.bin", "notes.txt"}
+    got = run.download_file("outputs/model.bin", tmp_path / "dl" / "m.bin")
+    assert open(got, "rb").read() == b"weights"
+    assert exp.workspace.store.read_file(run.id, "notes.txt") == b"hello"
+    with pytest.raises((FileNotFoundError, ValueError)):
+        exp.workspace.store.read_file(run.id, "../../x")
+    run.complete()
+
+
+def test_logs_are_read_incrementally(exp):
+    store = exp.workspace.store
+    run = exp.start_logging()
+    logger = logging.getLogger(f"contract.{run.id}")
+    logger.propagate = False
+    logger.addHandler(run.get_logging_handler())
+    logger.warning("first line")
+    _, cur = store.read_since([run.id], None, log_runs=[run.id])
+    logger.warning("second line")
+    delta, cur = store.read_since([run.id], cur, log_runs=[run.id])
+    (text,) = delta.logs.values()
+    assert "second line" in text and "first line" not in text
+    delta, _ = store.read_since([run.id], cur, log_runs=[run.id])
+    assert not delta.logs
+    run.complete()
