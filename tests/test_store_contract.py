@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 import pytest
-
 from mlflow_server import quick_failing_client_env
+
 from runwidgets import Experiment, Workspace
 from runwidgets.store.base import SCALAR, SeriesKey
 
