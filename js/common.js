@@ -35,6 +35,56 @@ function fmtValue(v) {
   return Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(+v.toPrecision(5));
 }
 
+/** Custom message types between a view and its Python side (runwidgets/widget/messages.py). */
+const MSG = Object.freeze({
+  LOG_APPEND: "log_append",
+  LOG_RESET: "log_reset",
+  SPLICE: "splice",
+  LOG_SYNC: "log_sync",
+  OPEN_CHILD: "open_child",
+  RESYNC: "resync",
+});
+
+const TYPED = { float32: Float32Array, float64: Float64Array };
+
+/**
+ * Apply a poll's splices: each chart line's tail from `start` is replaced by the points in two
+ * buffers (x, then y rows), and point-count labels get their text, as if the kernel had sent the
+ * whole state (set_state: nothing is echoed back). A page whose copy of a line does not have the
+ * length the kernel expects asks for that line whole instead.
+ * @param {any} model the anywidget model @param {any} msg @param {DataView[]} buffers
+ */
+async function applySplices(model, msg, buffers) {
+  const manager = model.widget_manager;
+  for (const [id, text] of msg.texts || []) (await manager.get_model(id)).set_state({ value: text });
+  let b = 0;
+  for (const line of msg.lines || []) {
+    const [bx, by] = [buffers[b], buffers[b + 1]];
+    b += 2;
+    const lines = await manager.get_model(line.model);
+    const Ctor = TYPED[line.dtype];
+    const x = lines.get("x");
+    const y = lines.get("y");
+    const rows = Array.isArray(y) ? y.length : 1;
+    if (!Ctor || !x || x.length !== line.n || !(x instanceof Ctor) || rows !== line.rows) {
+      model.send({ type: MSG.RESYNC, model: line.model });
+      continue;
+    }
+    const copy = (dv) => new Ctor(dv.buffer.slice(dv.byteOffset, dv.byteOffset + dv.byteLength));
+    const join = (old, tail) => {
+      const out = new Ctor(line.start + tail.length);
+      out.set(old.subarray(0, line.start));
+      out.set(tail, line.start);
+      out.type = old.type;
+      return out;
+    };
+    const tx = copy(bx);
+    const ty = copy(by);
+    const ny = rows > 1 ? y.map((row, r) => join(row, ty.subarray(r * tx.length, (r + 1) * tx.length))) : join(y, ty);
+    lines.set_state({ x: join(x, tx), y: ny });
+  }
+}
+
 /** A status as a CSS class suffix: "CancelRequested" -> "rw-status-CancelRequested". */
 function statusClass(status) {
   return `rw-badge rw-status-${String(status || "").replace(/[^A-Za-z]/g, "")}`;

@@ -8,6 +8,15 @@ function fmtTime(t) {
 }
 
 export default {
+  /** Once per model and page (however many views): chart lines grow by splices. */
+  initialize({ model }) {
+    const onSplice = (msg, buffers) => {
+      if (msg && msg.type === MSG.SPLICE) applySplices(model, msg, buffers).catch((e) => console.warn("runwidgets:", e));
+    };
+    model.on("msg:custom", onSplice);
+    return () => model.off("msg:custom", onSplice);
+  },
+
   /** @param {{ model: any, el: HTMLElement }} props */
   render({ model, el }) {
     el.classList.add("rw", "rw-panels-view");
@@ -87,7 +96,7 @@ export default {
     next.addEventListener("click", () => { page += 1; drawChildren(); }, { signal });
     kidsTable.addEventListener("click", (event) => {
       const tr = event.target instanceof Element ? event.target.closest("tr[data-run-id]") : null;
-      if (tr) model.send({ type: "open_child", run_id: tr.dataset.runId });
+      if (tr) model.send({ type: MSG.OPEN_CHILD, run_id: tr.dataset.runId });
     }, { signal });
 
     function drawImages() {
@@ -143,7 +152,7 @@ export default {
     function selectLog(name) {
       selectedLog = name;
       logPre.textContent = "";
-      model.send({ type: "log_sync", name });
+      model.send({ type: MSG.LOG_SYNC, name });
     }
     logSelect.addEventListener("change", () => selectLog(logSelect.value), { signal });
     logPre.addEventListener("scroll", () => {
@@ -152,11 +161,11 @@ export default {
 
     function onMessage(msg) {
       if (!msg || msg.name !== selectedLog) return;
-      if (msg.type === "log_reset") {
+      if (msg.type === MSG.LOG_RESET) {
         logPre.textContent = "";
         appendLog(msg.text || "");
         logPre.scrollTop = logPre.scrollHeight;
-      } else if (msg.type === "log_append") {
+      } else if (msg.type === MSG.LOG_APPEND) {
         appendLog(msg.text || "");
       }
     }

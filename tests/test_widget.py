@@ -13,7 +13,7 @@ from waiting import wait_until
 
 from runwidgets import RunDetails
 from runwidgets.widget import details as details_mod
-from runwidgets.widget.downsample import minmax_indices, minmax_indices_multi
+from runwidgets.widget.downsample import bucket_width, minmax_indices, minmax_indices_multi
 from runwidgets.widget.poller import POLLER
 
 
@@ -89,8 +89,9 @@ def test_downsampling_keeps_min_max_and_is_deterministic():
     assert len(idx) <= 2000 and np.all(np.diff(idx) > 0)
     assert 12345 in idx and 99999 in idx
     assert np.array_equal(idx, minmax_indices(y.copy(), 2000))
-    # every bucket's extremes survive
-    k = -(-len(y) // 1000)
+    # every bucket's extremes survive (buckets: a power-of-two width, aligned to the start)
+    k = bucket_width(len(y), 2000)
+    assert k == 128 and -(-len(y) // k) <= 1000
     for b in range(0, len(y), k * 97):
         seg = y[b : b + k]
         assert b + int(seg.argmax()) in idx and b + int(seg.argmin()) in idx
@@ -105,8 +106,9 @@ def test_downsampled_chart_reports_n_of_n(run):
     run.flush()
     d = RunDetails(run)
     _ = d.widget
-    assert d.chart("x").drawn_points <= 2000
-    assert d.chart("x").note.value.startswith("2,000 of 10,000 points")
+    drawn = d.chart("x").drawn_points
+    assert 1000 < drawn <= 2000
+    assert d.chart("x").note.value.startswith(f"{drawn:,} of 10,000 points")
     d.close()
 
 
@@ -123,7 +125,8 @@ def test_idle_poll_changes_no_trait(run, sent):
     run.log("x", 3.0)
     run.flush()
     d.poll()
-    assert sent and all(w in (d.chart("x").lines, d.chart("x").note, d.chart("x").y_lin, d.header) for w, _, _ in sent)
+    chart = d.chart("x")
+    assert sent and all(w in (chart.lines, chart.note, chart.y_lin, d.header, d.panels) for w, _, _ in sent)
     d.close()
 
 
@@ -138,9 +141,10 @@ def test_points_travel_as_binary(run, sent):
         run.log("x", float(i))
     run.flush()
     d.poll()
-    line_msgs = [(m, b) for w, m, b in sent if w is d.chart("x").lines]
+    line_msgs = [(m, b) for w, m, b in sent if w in (d.chart("x").lines, d.panels)]
     assert line_msgs and sum(len(b) for _, b in line_msgs) >= 2  # x and y as buffers
     assert "1099" not in json.dumps([m for m, _ in line_msgs])  # no JSON list of floats
+    d.close()
     d.close()
 
 
@@ -381,3 +385,38 @@ def test_closing_views_leaves_no_widget_behind(exp):
         view.close()
     assert len(ipw._instances) == baseline
     parent.complete()
+
+
+def test_a_growing_line_sends_only_its_tail(run, sent):
+    """10 polls of 1,000 new points across 10 metrics: one message a poll, at most 32 B per new drawn point,
+    and the kernel's copy of each line equals the line drawn from scratch."""
+    names = [f"m{i}" for i in range(10)]
+    for i in range(5000):
+        for n in names:
+            run.log(n, float(i % 89))
+    run.flush()
+    d = RunDetails(run, refresh_interval=1000)
+    _ = d.widget
+    charts = [d.chart(n) for n in names]
+    before = sum(c.drawn_points for c in charts)
+    sent.clear()
+    for poll in range(10):
+        for i in range(100):
+            for n in names:
+                run.log(n, float((poll * 7 + i) % 97))
+        run.flush()
+        d.poll()
+    size = sum(len(json.dumps(m, default=str)) + sum(memoryview(b).nbytes for b in bufs or []) for _, m, bufs in sent)
+    drawn = sum(c.drawn_points for c in charts) - before
+    assert drawn > 0 and size / drawn <= 32, (size, drawn)
+    splices = [m for w, m, _ in sent if w is d.panels and m["content"]["type"] == "splice"]
+    assert len(splices) == 10 and all(len(m["content"]["lines"]) == 10 for m in splices)
+    assert not [m for w, m, _ in sent if any(w is c.lines for c in charts)]  # no line resent whole
+    fresh = RunDetails(run, refresh_interval=1000)
+    _ = fresh.widget
+    for n in names:
+        assert np.array_equal(d.chart(n).lines.x, fresh.chart(n).lines.x)
+        assert np.array_equal(d.chart(n).lines.y, fresh.chart(n).lines.y)
+        assert d.chart(n).note.value == fresh.chart(n).note.value
+    fresh.close()
+    d.close()

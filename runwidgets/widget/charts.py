@@ -3,10 +3,17 @@
 Each chart draws finite points as lines (downsampled, min/max kept) and
 non-finite ones as red crosses pinned to the edge of the plot, and sets the
 y range from finite values only, so one inf cannot flatten a curve.
+
+A growing line is not resent: its tail from the first changed point goes
+to the page in a custom message (``SPLICE``, one per poll for every chart
+of a view, with the charts' point counts), and the kernel's copies are
+updated without an echo (ipywidgets' property lock).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from contextlib import ExitStack
 
 import bqplot as bq
@@ -15,6 +22,35 @@ import numpy as np
 
 from .closing import close_all
 from .downsample import MAX_POINTS, ema, minmax_indices_multi
+from .messages import SPLICE
+
+Send = Callable[[dict, list], None]  # sends a custom message with binary buffers to the page
+
+
+class Splices:
+    """What a poll changed in a view's charts, gathered into one custom message."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.lines: list[dict] = []
+        self.texts: list[list[str]] = []
+        self.buffers: list[bytes] = []
+
+    def line(self, lines: bq.Lines, start: int, n: int, x: np.ndarray, y: np.ndarray) -> None:
+        rows = 1 if y.ndim == 1 else y.shape[0]
+        self.lines.append({"model": lines.model_id, "start": start, "n": n, "rows": rows, "dtype": str(x.dtype)})
+        self.buffers += [x[start:].tobytes(), np.ascontiguousarray(y[..., start:]).tobytes()]
+        set_quietly(lines, x=x, y=y)
+
+    def text(self, label: W.Label, value: str) -> None:
+        self.texts.append([label.model_id, value])
+        set_quietly(label, value=value)
+
+    def flush(self) -> None:
+        if self.lines or self.texts:
+            self.send({"type": SPLICE, "lines": self.lines, "texts": self.texts}, self.buffers)
+            self.lines, self.texts, self.buffers = [], [], []
+
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 EMPTY = np.zeros(0)
@@ -35,7 +71,8 @@ def _bounds(ys: list[np.ndarray], log: bool) -> tuple[float, float] | None:
 class LineChart:
     """One metric: one line, or one line per column of a table, against a shared x."""
 
-    def __init__(self, title: str, x_label: str = "step", y_label: str = "") -> None:
+    def __init__(self, title: str, x_label: str = "step", y_label: str = "", splices: Splices | None = None) -> None:
+        self.splices = splices  # None: every change is sent whole (a chart outside a RunDetails)
         self.x_scale = bq.LinearScale()
         self.y_lin = bq.LinearScale()
         self.y_log = bq.LogScale()
@@ -62,8 +99,8 @@ class LineChart:
             value=0.0, min=0.0, max=0.99, step=0.01, description="smooth", readout_format=".2f",
             continuous_update=False, layout=W.Layout(width="210px"), style={"description_width": "48px"},
         )  # fmt: skip
-        self.log.observe(lambda _: self.redraw(), "value")
-        self.smoothing.observe(lambda _: self.redraw(), "value")
+        self.log.observe(lambda _: self._redraw_now(), "value")
+        self.smoothing.observe(lambda _: self._redraw_now(), "value")
         self.widget = W.VBox(
             [self.figure, W.HBox([self.note, self.log, self.smoothing], layout=W.Layout(align_items="center"))],
             layout=W.Layout(flex="1 1 360px", min_width="220px", max_width="100%", margin="0 4px 8px 0"),
@@ -80,6 +117,12 @@ class LineChart:
         """Data of the metric (``total``: the series' length when ``x`` is a store's sample of it)."""
         self._x, self._ys, self._labels, self._total = x, ys, labels or [], total
         self.redraw()
+
+    def _redraw_now(self) -> None:
+        """A toggle's redraw, outside a poll: what it batched goes at once."""
+        self.redraw()
+        if self.splices is not None:
+            self.splices.flush()
 
     def redraw(self) -> None:
         x, ys = self._x, self._ys
@@ -104,8 +147,7 @@ class LineChart:
                 self.lines.scales = self.bad.scales = {"x": self.x_scale, "y": y_scale}
                 self.y_axis.scale = y_scale
             multi = len(drawn) > 1
-            self.lines.x = shown_x
-            self.lines.y = np.vstack(drawn) if multi else (drawn[0] if drawn else EMPTY)
+            self._send_line(shown_x, drawn)
             self.lines.labels = self._labels
             self.lines.display_legend = multi
             if bounds is not None:
@@ -120,7 +162,25 @@ class LineChart:
             parts = [f"{len(idx):,} of {whole:,} points" if len(idx) < whole else f"{n:,} points"]
             if n_bad:
                 parts.append(f"{n_bad:,} NaN/inf (×)")
-            self.note.value = " · ".join(parts)
+            note = " · ".join(parts)
+            if note != self.note.value:
+                if self.splices is not None:
+                    self.splices.text(self.note, note)
+                else:
+                    self.note.value = note
+
+    def _send_line(self, x: np.ndarray, ys: list[np.ndarray]) -> None:
+        """Give the page the line: its changed tail when the start is unchanged, else the whole."""
+        x, ys = np.asarray(x, dtype=np.float64), [np.asarray(y, dtype=np.float64) for y in ys]
+        y = np.vstack(ys) if len(ys) > 1 else (ys[0] if ys else EMPTY)
+        old_x, old_y = self.lines.x, self.lines.y
+        start = _common_prefix(old_x, old_y, x, y)
+        if start == len(x) == len(old_x):
+            return  # nothing changed
+        if self.splices is None or start < len(old_x) // 2 or start == 0 or not _same_shape(old_x, old_y, x, y):
+            self.lines.x, self.lines.y = x, y
+            return
+        self.splices.line(self.lines, start, len(old_x), x, y)
 
     @property
     def drawn_points(self) -> int:
@@ -159,3 +219,44 @@ class ChildMetricChart(LineChart):
             self.x_axis.tick_values = ticks
         self.set_data(x, [best], ["best so far"] if self.goal else [])
         self.lines.display_legend = False
+
+
+def _same_shape(old_x, old_y, x, y) -> bool:
+    return (
+        old_x.dtype == x.dtype and old_y.dtype == y.dtype and old_y.ndim == y.ndim and old_y.shape[:-1] == y.shape[:-1]
+    )
+
+
+def _common_prefix(old_x, old_y, x, y) -> int:
+    """How many leading points of the line are unchanged (NaN equals NaN)."""
+    m = min(len(old_x), len(x))
+    if not m or not _same_shape(old_x, old_y, x, y):
+        return 0
+    same = _equal(old_x[:m], x[:m])
+    if y.ndim > 1:
+        same &= _equal(old_y[:, :m], y[:, :m]).all(axis=0)
+    else:
+        same &= _equal(old_y[:m], y[:m])
+    diff = np.flatnonzero(~same)
+    return int(diff[0]) if len(diff) else m
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a == b) | (np.isnan(a) & np.isnan(b))
+
+
+def set_quietly(widget: W.Widget, **values) -> None:
+    """Set traits the page already has (a splice put them there) without sending them again.
+
+    ipywidgets sends nothing for a value equal to its property lock, which holds the state as the page
+    sent it: JSON (tuples as lists) with binary buffers. The lock is built the same way.
+    """
+    from ipywidgets.widgets.widget import _put_buffers, _remove_buffers
+
+    state = {k: widget.trait_metadata(k, "to_json", widget._trait_to_json)(v, widget) for k, v in values.items()}
+    plain, paths, buffers = _remove_buffers(state)
+    lock = json.loads(json.dumps(plain))
+    _put_buffers(lock, paths, buffers)
+    with widget._lock_property(**lock):
+        for k, v in values.items():
+            setattr(widget, k, v)

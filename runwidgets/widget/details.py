@@ -26,7 +26,8 @@ from ..formatting import fmt_value
 from ..store.base import IMAGE, LIST, SCALAR, TABLE, RunRecord
 from ..store.registry import open_store
 from ..store.uri import safe_href, scrub
-from .charts import ChildMetricChart, LineChart
+from . import messages as msg
+from .charts import ChildMetricChart, LineChart, Splices
 from .closing import close_all
 from .poller import POLLER
 from .state import RunState, Series
@@ -135,6 +136,7 @@ class RunDetails:
         self.header = HeaderView()
         self.panels = PanelsView()
         self.panels.on_msg(self._on_msg)
+        self._splices = Splices(self.panels.send)
         self.charts_box = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", width="100%"))
         self.charts_note = W.Label()
         self.child_box = W.VBox()
@@ -230,6 +232,7 @@ class RunDetails:
             self._update_header()
         if mine:
             self._update_charts({k.name for k in mine if k.kind in (SCALAR, LIST, TABLE)})
+            self._splices.flush()
             if any(k.kind == IMAGE for k in mine):
                 self._update_images()
         if (runs - {self.run_id}) or (series - mine):
@@ -297,7 +300,7 @@ class RunDetails:
             if chart is None:
                 if len(self._charts) >= self.max_charts:
                     continue
-                chart = self._charts[name] = LineChart(name, x_label=data[3])
+                chart = self._charts[name] = LineChart(name, x_label=data[3], splices=self._splices)
                 created = True
             chart.set_data(data[0], data[1], data[2], total=groups[name][0].total)
         chartable = [n for n, g in groups.items() if self._wanted(n) and self._chart_data(g, check_only=True)]
@@ -370,10 +373,15 @@ class RunDetails:
 
     def _on_msg(self, widget: Any, content: dict, buffers: list) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
-        if kind == "open_child":
+        if kind == msg.OPEN_CHILD:
             self._open_child(str(content.get("run_id", "")))
-        elif kind == "log_sync":
+        elif kind == msg.LOG_SYNC:
             self._send_log(str(content.get("name", "")))
+        elif kind == msg.RESYNC:
+            with self._lock:
+                for chart in self._charts.values():
+                    if chart.lines.model_id == content.get("model"):
+                        chart.lines.send_state(["x", "y"])
 
     def _open_child(self, child_id: str) -> None:
         with self._lock:
@@ -413,7 +421,7 @@ class RunDetails:
         for (_, name), text in sorted(new.items()):
             lines = self._logs.setdefault(name, deque(maxlen=LOG_LINES))
             lines.extend(text.splitlines())
-            self.panels.send({"type": "log_append", "name": name, "text": text})
+            self.panels.send({"type": msg.LOG_APPEND, "name": name, "text": text})
         names = sorted(self._logs)
         if names != self.panels.log_names:
             self.panels.log_names = names
@@ -422,7 +430,7 @@ class RunDetails:
         with self._lock:
             if name in self._logs:
                 text = "\n".join(self._logs[name]) + "\n" if self._logs[name] else ""
-                self.panels.send({"type": "log_reset", "name": name, "text": text})
+                self.panels.send({"type": msg.LOG_RESET, "name": name, "text": text})
 
     # -- for tests and benchmarks -------------------------------------------------------
     def chart(self, name: str) -> LineChart:

@@ -1,9 +1,14 @@
 """Deterministic min/max downsampling for display.
 
-A series longer than the budget is cut into equal runs of points; each run
-keeps the points holding its smallest and largest finite value, in their
-original order. The global minimum and maximum always survive, a spike
-never disappears, and the same input always gives the same output.
+A series longer than the budget is cut into buckets of a power-of-two width,
+aligned to the series' start; each bucket keeps the points holding its
+smallest and largest finite value, in their original order. The global
+minimum and maximum always survive, a spike never disappears, and the same
+input always gives the same output.
+
+Because buckets are aligned and their width changes only when the series
+doubles, a growing series changes only in its last bucket: a chart sends the
+new tail of its line, not the whole line (see ``charts.py``).
 """
 
 from __future__ import annotations
@@ -13,13 +18,23 @@ import numpy as np
 MAX_POINTS = 2000
 
 
+def bucket_width(n: int, max_points: int = MAX_POINTS) -> int:
+    """Points per bucket for a series of ``n``: 1 when it fits, else the smallest power of two that does."""
+    if n <= max_points:
+        return 1
+    buckets = max(1, max_points // 2)
+    k = 2
+    while -(-n // k) > buckets:
+        k *= 2
+    return k
+
+
 def minmax_indices(y: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
     """Indices (sorted) of at most ``max_points`` points of ``y`` that keep each bucket's min and max."""
     n = len(y)
-    if n <= max_points:
+    k = bucket_width(n, max_points)
+    if k == 1:
         return np.arange(n)
-    buckets = max(1, max_points // 2)
-    k = -(-n // buckets)  # points per bucket, rounded up
     m = -(-n // k)
     pad = m * k - n
     finite = np.isfinite(y)
