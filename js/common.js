@@ -1,9 +1,10 @@
-// Helpers shared by every runwidgets view. views.py puts this file in front of each
-// view's module (anywidget loads a module as one blob, so a view cannot import a sibling).
+// Helpers shared by every runwidgets view, imported as an ES module. anywidget loads a view as
+// one blob, which cannot import a sibling: js/build.py writes each view with these helpers after
+// it into runwidgets/static/ (no bundler at run time; the view's line numbers stay its own).
 // Every string from the store goes into the page through h() (textContent), never as HTML.
 
 /** @param {string} tag @param {string=} cls @param {unknown=} text */
-function h(tag, cls, text) {
+export function h(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
   if (text !== undefined && text !== null) e.textContent = String(text);
@@ -11,7 +12,7 @@ function h(tag, cls, text) {
 }
 
 /** Only http(s) links are followed; anything else (javascript:, data:) is dropped. */
-function safeHref(url) {
+export function safeHref(url) {
   try {
     const u = new URL(String(url), window.location.href);
     return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
@@ -21,7 +22,7 @@ function safeHref(url) {
 }
 
 /** Seconds from start to end (or to now, when still running): "3s", "2m 5s", "1h 4m". */
-function fmtSpan(start, end, now = Date.now() / 1000) {
+export function fmtSpan(start, end, now = Date.now() / 1000) {
   if (!start) return "";
   const s = Math.max(0, Math.floor((end || now) - start));
   if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
@@ -29,14 +30,14 @@ function fmtSpan(start, end, now = Date.now() / 1000) {
 }
 
 /** A metric value for a table cell: numbers to about 5 significant digits, text as it is. */
-function fmtValue(v) {
+export function fmtValue(v) {
   if (v === null || v === undefined) return "";
   if (typeof v !== "number") return String(v);
   return Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(+v.toPrecision(5));
 }
 
 /** Custom message types between a view and its Python side (runwidgets/widget/messages.py). */
-const MSG = Object.freeze({
+export const MSG = Object.freeze({
   LOG_APPEND: "log_append",
   LOG_RESET: "log_reset",
   SPLICE: "splice",
@@ -54,7 +55,7 @@ const TYPED = { float32: Float32Array, float64: Float64Array };
  * length the kernel expects asks for that line whole instead.
  * @param {any} model the anywidget model @param {any} msg @param {DataView[]} buffers
  */
-async function applySplices(model, msg, buffers) {
+export async function applySplices(model, msg, buffers) {
   const manager = model.widget_manager;
   for (const [id, text] of msg.texts || []) (await manager.get_model(id)).set_state({ value: text });
   let b = 0;
@@ -86,6 +87,6 @@ async function applySplices(model, msg, buffers) {
 }
 
 /** A status as a CSS class suffix: "CancelRequested" -> "rw-status-CancelRequested". */
-function statusClass(status) {
+export function statusClass(status) {
   return `rw-badge rw-status-${String(status || "").replace(/[^A-Za-z]/g, "")}`;
 }

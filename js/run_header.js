@@ -1,6 +1,6 @@
 // The header of a run view: name, status badge, live duration, portal link,
 // error banner, connection state, and the properties table.
-// Uses common.js (h, safeHref, fmtSpan, statusClass), put in front of it by views.py.
+import { h, safeHref, fmtSpan, statusClass } from "./common.js";
 
 export default {
   /** @param {{ model: any, el: HTMLElement }} props */

@@ -1,5 +1,5 @@
 // Child runs (paged), image thumbnails and the log tail of a run view.
-// Uses common.js (h, fmtSpan, fmtValue, statusClass), put in front of it by views.py.
+import { h, fmtSpan, fmtValue, statusClass, MSG, applySplices } from "./common.js";
 
 const MAX_LOG_CHARS = 400000; // the browser keeps about the last few thousand lines
 

@@ -1,5 +1,5 @@
 // The dashboard's runs table: one row per run, a link to its page, a checkbox to compare.
-// Uses common.js (h, fmtSpan, fmtValue, statusClass), put in front of it by views.py.
+import { h, fmtSpan, fmtValue, statusClass } from "./common.js";
 
 export default {
   /** @param {{ model: any, el: HTMLElement }} props */

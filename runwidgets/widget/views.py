@@ -7,19 +7,28 @@ from pathlib import Path
 import anywidget
 import traitlets as t
 
-
-def _static() -> Path:
-    installed = Path(__file__).resolve().parent.parent / "static"  # in a wheel (see pyproject.toml)
-    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "js"
+STATIC = Path(__file__).resolve().parent.parent / "static"  # written by js/build.py
+_SOURCES = Path(__file__).resolve().parents[2] / "js"  # present in a checkout, not in a wheel
 
 
-STATIC = _static()
-CSS = STATIC / "run_details.css"
+def _build_if_stale() -> None:
+    if (_SOURCES / "build.py").is_file():  # a checkout: write the modules when js/ is newer
+        import runpy
+
+        build = runpy.run_path(str(_SOURCES / "build.py"), run_name="build")
+        if build["stale"]():
+            build["build"]()
 
 
-def esm(name: str) -> str:
-    """A view's module with common.js in front: one copy of the helpers, no bundler."""
-    return (STATIC / "common.js").read_text() + "\n" + (STATIC / name).read_text()
+_build_if_stale()
+
+
+def esm(name: str) -> Path:
+    """A view's module, as a file: anywidget reads it (and, with ANYWIDGET_HMR=1, watches it)."""
+    return STATIC / name
+
+
+CSS = esm("run_details.css")
 
 
 class HeaderView(anywidget.AnyWidget):
