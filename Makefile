@@ -30,8 +30,16 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
-lint: $(STAMP)
+# biome and TypeScript (for tsc --checkJs) from the npm registry, pinned by js/package-lock.json
+JS_TOOLS := js/node_modules/.installed
+$(JS_TOOLS): js/package.json js/package-lock.json
+	cd js && npm install --silent --no-audit --no-fund
+	touch $@
+
+lint: $(STAMP) $(JS_TOOLS)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	cd js && ./node_modules/.bin/biome check . && ./node_modules/.bin/tsc -p .
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache test-artifacts
+	rm -rf $(VENV) build dist .pytest_cache test-artifacts js/node_modules runwidgets/static

@@ -3,7 +3,11 @@
 // it into runwidgets/static/ (no bundler at run time; the view's line numbers stay its own).
 // Every string from the store goes into the page through h() (textContent), never as HTML.
 
-/** @param {string} tag @param {string=} cls @param {unknown=} text */
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag @param {string=} cls @param {unknown=} text
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;

@@ -1,6 +1,6 @@
 // The header of a run view: name, status badge, live duration, portal link,
 // error banner, connection state, and the properties table.
-import { h, safeHref, fmtSpan, statusClass } from "./common.js";
+import { fmtSpan, h, safeHref, statusClass } from "./common.js";
 
 export default {
   /** @param {{ model: any, el: HTMLElement }} props */

@@ -1,5 +1,5 @@
 // Child runs (paged), image thumbnails and the log tail of a run view.
-import { h, fmtSpan, fmtValue, statusClass, MSG, applySplices } from "./common.js";
+import { applySplices, fmtSpan, fmtValue, h, MSG, statusClass } from "./common.js";
 
 const MAX_LOG_CHARS = 400000; // the browser keeps about the last few thousand lines
 
@@ -11,7 +11,8 @@ export default {
   /** Once per model and page (however many views): chart lines grow by splices. */
   initialize({ model }) {
     const onSplice = (msg, buffers) => {
-      if (msg && msg.type === MSG.SPLICE) applySplices(model, msg, buffers).catch((e) => console.warn("runwidgets:", e));
+      if (msg && msg.type === MSG.SPLICE)
+        applySplices(model, msg, buffers).catch((e) => console.warn("runwidgets:", e));
     };
     model.on("msg:custom", onSplice);
     return () => model.off("msg:custom", onSplice);
@@ -67,9 +68,10 @@ export default {
       const size = data.page_size || 25;
       const pages = Math.max(1, Math.ceil(rows.length / size));
       page = Math.min(page, pages - 1);
-      kidsSummary.textContent = `Child runs (${rows.length})` + (data.metric ? ` by ${data.metric}` : "");
+      kidsSummary.textContent = `Child runs (${rows.length})${data.metric ? ` by ${data.metric}` : ""}`;
       const head = h("tr");
-      for (const c of ["", "run", "status", "started", "duration", "parameters", data.metric || "metric"]) head.append(h("th", null, c));
+      for (const c of ["", "run", "status", "started", "duration", "parameters", data.metric || "metric"])
+        head.append(h("th", null, c));
       const thead = h("thead");
       thead.append(head);
       const body = h("tbody");
@@ -82,8 +84,15 @@ export default {
         const badge = h("span", statusClass(status), status);
         const st = h("td");
         st.append(badge);
-        tr.append(star, h("td", null, name), st, h("td", null, fmtTime(started)), h("td", null, fmtSpan(started, ended)),
-          h("td", null, params), h("td", "rw-num", fmtValue(value)));
+        tr.append(
+          star,
+          h("td", null, name),
+          st,
+          h("td", null, fmtTime(started)),
+          h("td", null, fmtSpan(started, ended)),
+          h("td", null, params),
+          h("td", "rw-num", fmtValue(value)),
+        );
         body.append(tr);
       }
       kidsTable.replaceChildren(thead, body);
@@ -92,12 +101,31 @@ export default {
       next.disabled = page >= pages - 1;
       pager.style.display = pages > 1 ? "" : "none";
     }
-    prev.addEventListener("click", () => { page -= 1; drawChildren(); }, { signal });
-    next.addEventListener("click", () => { page += 1; drawChildren(); }, { signal });
-    kidsTable.addEventListener("click", (event) => {
-      const tr = event.target instanceof Element ? event.target.closest("tr[data-run-id]") : null;
-      if (tr) model.send({ type: MSG.OPEN_CHILD, run_id: tr.dataset.runId });
-    }, { signal });
+    prev.addEventListener(
+      "click",
+      () => {
+        page -= 1;
+        drawChildren();
+      },
+      { signal },
+    );
+    next.addEventListener(
+      "click",
+      () => {
+        page += 1;
+        drawChildren();
+      },
+      { signal },
+    );
+    kidsTable.addEventListener(
+      "click",
+      (event) => {
+        const tr = event.target instanceof Element ? event.target.closest("tr[data-run-id]") : null;
+        if (!(tr instanceof HTMLElement)) return;
+        model.send({ type: MSG.OPEN_CHILD, run_id: tr.dataset.runId });
+      },
+      { signal },
+    );
 
     function drawImages() {
       const images = model.get("images") || [];
@@ -107,7 +135,7 @@ export default {
       for (const img of images) {
         const fig = h("figure");
         const allowed = /^image\/(png|jpeg|gif|webp|bmp)$/.test(img.mime || "");
-        if (img.data && img.data.byteLength && allowed) {
+        if (img.data?.byteLength && allowed) {
           const blob = new Blob([img.data], { type: img.mime });
           const url = URL.createObjectURL(blob);
           urls.push(url);
@@ -141,7 +169,13 @@ export default {
       const names = model.get("log_names") || [];
       logSection.style.display = names.length ? "" : "none";
       const keep = selectedLog;
-      logSelect.replaceChildren(...names.map((n) => { const o = h("option", null, n); o.value = n; return o; }));
+      logSelect.replaceChildren(
+        ...names.map((n) => {
+          const o = h("option", null, n);
+          o.value = n;
+          return o;
+        }),
+      );
       if (!names.length) return;
       const preferred = names.find((n) => n.endsWith("driver_log.txt")) || names[0];
       const want = keep && names.includes(keep) ? keep : preferred;
@@ -155,9 +189,13 @@ export default {
       model.send({ type: MSG.LOG_SYNC, name });
     }
     logSelect.addEventListener("change", () => selectLog(logSelect.value), { signal });
-    logPre.addEventListener("scroll", () => {
-      follow.textContent = atBottom() ? "following" : "scrolled up: not following";
-    }, { signal });
+    logPre.addEventListener(
+      "scroll",
+      () => {
+        follow.textContent = atBottom() ? "following" : "scrolled up: not following";
+      },
+      { signal },
+    );
 
     function onMessage(msg) {
       if (!msg || msg.name !== selectedLog) return;

@@ -1,5 +1,5 @@
 // The dashboard's runs table: one row per run, a link to its page, a checkbox to compare.
-import { h, fmtSpan, fmtValue, statusClass } from "./common.js";
+import { fmtSpan, fmtValue, h, statusClass } from "./common.js";
 
 export default {
   /** @param {{ model: any, el: HTMLElement }} props */
@@ -36,25 +36,42 @@ export default {
         if (row.name !== row.id) name.append(h("div", "rw-id", row.id));
         const st = h("td");
         st.append(h("span", statusClass(row.status), row.status));
-        tr.append(cb, name, st, h("td", null, row.started ? new Date(row.started * 1000).toLocaleString() : ""),
-          h("td", null, fmtSpan(row.started, row.ended)));
-        for (const m of metrics) tr.append(h("td", "rw-num", fmtValue((row.metrics || {})[m])));
-        tr.append(h("td", null, Object.entries(row.tags || {}).map(([k, v]) => (v ? `${k}=${v}` : k)).join(", ")));
+        tr.append(
+          cb,
+          name,
+          st,
+          h("td", null, row.started ? new Date(row.started * 1000).toLocaleString() : ""),
+          h("td", null, fmtSpan(row.started, row.ended)),
+        );
+        for (const m of metrics) tr.append(h("td", "rw-num", fmtValue(row.metrics?.[m])));
+        tr.append(
+          h(
+            "td",
+            null,
+            Object.entries(row.tags || {})
+              .map(([k, v]) => (v ? `${k}=${v}` : k))
+              .join(", "),
+          ),
+        );
         body.append(tr);
       }
       table.replaceChildren(thead, body);
       empty.style.display = rows.length ? "none" : "";
     }
 
-    table.addEventListener("change", (event) => {
-      const box = event.target;
-      if (!(box instanceof HTMLInputElement) || !box.dataset.runId) return;
-      const selected = new Set(model.get("selected") || []);
-      if (box.checked) selected.add(box.dataset.runId);
-      else selected.delete(box.dataset.runId);
-      model.set("selected", [...selected]);
-      model.save_changes();
-    }, { signal: controller.signal });
+    table.addEventListener(
+      "change",
+      (event) => {
+        const box = event.target;
+        if (!(box instanceof HTMLInputElement) || !box.dataset.runId) return;
+        const selected = new Set(model.get("selected") || []);
+        if (box.checked) selected.add(box.dataset.runId);
+        else selected.delete(box.dataset.runId);
+        model.set("selected", [...selected]);
+        model.save_changes();
+      },
+      { signal: controller.signal },
+    );
 
     model.on("change:rows", draw);
     model.on("change:metrics", draw);

@@ -36,8 +36,8 @@ class Dashboard:
     ) -> None:
         self.ws = workspace or Workspace.from_config()
         params = parse_qs((query if query is not None else os.environ.get("QUERY_STRING", "")).lstrip("?"))
-        self.run_id = (params.get("run") or [None])[0]
-        self.experiment = (params.get("experiment") or [None])[0]
+        self.run_id: str | None = (params.get("run") or [""])[0] or None
+        self.experiment: str | None = (params.get("experiment") or [""])[0] or None
         self.refresh_interval = refresh_interval
         self.details: RunDetails | None = None
         self.compare: CompareChart | None = None
@@ -70,6 +70,7 @@ class Dashboard:
         )
 
     def _run_page(self) -> W.VBox:
+        assert self.run_id is not None  # the page for ?run=<id>
         try:
             rec = self.ws.store.get_run(self.run_id)
         except KeyError:
@@ -125,7 +126,7 @@ class Dashboard:
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         )
         metrics = [n for n, _ in numeric.most_common(METRIC_COLUMNS)]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for r in recs:
             vals = {m: latest[r.run_id][m] for m in metrics if m in latest[r.run_id]}
             vals = {m: (None if isinstance(v, float) and not math.isfinite(v) else v) for m, v in vals.items()}
@@ -182,6 +183,7 @@ class Dashboard:
         self._draw_compare()
 
     def _draw_compare(self) -> None:
+        assert self.compare is not None  # made by _show_compare
         name = self.compare.metric.value
         if not name:
             self.compare.note.value = "the selected runs have no metric series to compare"

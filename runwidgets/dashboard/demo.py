@@ -13,11 +13,12 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import cast
 
 from ..store.base import TERMINAL
 from ..submit.config import ScriptRunConfig
 from ..submit.sampling import GridParameterSampling, choice
-from ..submit.sweep import HyperDriveConfig, PrimaryMetricGoal
+from ..submit.sweep import HyperDriveConfig, HyperDriveRun, PrimaryMetricGoal
 from ..tracking.experiment import Experiment
 from ..tracking.workspace import Workspace
 from . import server
@@ -98,7 +99,7 @@ def run_demo(args) -> int:
             primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
             max_concurrent_runs=2,
         )
-        sweep = Experiment(ws, "digits-sgd").submit(config)
+        sweep = cast(HyperDriveRun, Experiment(ws, "digits-sgd").submit(config))
         shutil.rmtree(src, ignore_errors=True)
         print(f"\nworkspace  {ws.path}")
         print(f"dashboard  {base}/")

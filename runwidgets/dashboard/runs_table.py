@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anywidget
 import traitlets as t
 
@@ -11,6 +13,6 @@ from ..widget.views import CSS, esm
 class RunsTable(anywidget.AnyWidget):
     _esm = esm("runs_table.js")
     _css = CSS
-    rows = t.List().tag(sync=True)  # [{"id", "name", "status", "started", "ended", "metrics", "tags"}]
-    metrics = t.List().tag(sync=True)  # metric columns, in order
-    selected = t.List().tag(sync=True)  # run ids ticked in the browser
+    rows: t.List[Any] = t.List().tag(sync=True)  # [{"id", "name", "status", "started", "ended", "metrics", "tags"}]
+    metrics: t.List[Any] = t.List().tag(sync=True)  # metric columns, in order
+    selected: t.List[Any] = t.List().tag(sync=True)  # run ids ticked in the browser

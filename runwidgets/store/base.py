@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import Any, Protocol
 
 import numpy as np
@@ -203,7 +204,7 @@ class RunStore(Protocol):
     def find_runs(
         self,
         experiment: str | None = None,
-        parent_id: str | None = ...,  # type: ignore[assignment]
+        parent_id: str | None | EllipsisType = ...,  # ...: any parent; None: top-level runs only
         tags: dict[str, str | None] | None = None,
         properties: dict[str, str] | None = None,
         status: str | None = None,

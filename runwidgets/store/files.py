@@ -89,9 +89,9 @@ class RunFiles:
         try:
             with os.fdopen(fd, "wb") as f:
                 if hasattr(source, "read"):
-                    shutil.copyfileobj(source, f)
+                    shutil.copyfileobj(source, f)  # type: ignore[arg-type]  # a binary stream
                 else:
-                    with open(source, "rb") as src:
+                    with open(source, "rb") as src:  # type: ignore[arg-type]  # a path
                         shutil.copyfileobj(src, f)
             os.chmod(tmp, 0o644)
             os.replace(tmp, dest)  # replaces a symlink at dest rather than writing through it

@@ -11,7 +11,7 @@ MAX_PARTIAL = 65536  # a line longer than this is passed on unfinished
 
 def read_new_log_text(folder: Path, run_id: str, offsets) -> list[tuple[str, str, int]]:
     """(``logs/<file>``, new text, new offset) for each file in ``folder`` that grew past its offset."""
-    out = []
+    out: list[tuple[str, str, int]] = []
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:

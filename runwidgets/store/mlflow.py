@@ -508,7 +508,8 @@ class MlflowStore:
             self.client.log_artifact(run_id, str(local), artifact_path=folder or None)
 
     def list_files(self, run_id: str) -> list[str]:
-        out, stack = [], [None]
+        out: list[str] = []
+        stack: list[str | None] = [None]
         while stack:
             path = stack.pop()
             for f in self.client.list_artifacts(run_id, path):

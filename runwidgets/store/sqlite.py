@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -139,7 +139,7 @@ class SqliteStore:
             )
 
     def _open_connections(self) -> None:
-        self._w = None
+        self._w: sqlite3.Connection | None = None
         if self.db_path.is_file() and not (os.access(self.db_path, os.W_OK) and os.access(self.root, os.W_OK)):
             self._open_read_only()  # a read-only mount or folder: SQLite would open it read-only anyway
             return
@@ -175,6 +175,7 @@ class SqliteStore:
             self._r = con
             self._check_schema(con)
             return
+        assert last is not None
         raise self._translate(last) from None
 
     def _check_fork(self) -> None:
@@ -211,6 +212,7 @@ class SqliteStore:
     def _init_schema(self) -> None:
         with self._wlock:
             w = self._w
+            assert w is not None
             w.execute("BEGIN IMMEDIATE")
             try:
                 version = self._check_schema(w)
@@ -462,7 +464,7 @@ class SqliteStore:
             for k, v in fields.items()
         ]
         sets = ", ".join(f"{k}=?" for k in fields)
-        where, args = "id=?", ()
+        where, args = "id=?", tuple[str, ...]()
         if allowed is not None:
             where += f" AND status IN ({','.join('?' * len(allowed))})"
             args = allowed
@@ -561,7 +563,7 @@ class SqliteStore:
             self._series_meta[sid] = (SeriesKey(run_id, name, kind, col or None), desc)
             self._series_seen = sid
 
-    def _chunks(self, rows, first_index: dict | None = None) -> list[SeriesChunk]:
+    def _chunks(self, rows, first_index: Mapping[SeriesKey, int] | None = None) -> list[SeriesChunk]:
         """Decode (series, n, vtype, vals, steps, walls) rows into one SeriesChunk per series."""
         parts: dict[int, list] = {}
         for row in rows:
@@ -587,7 +589,7 @@ class SqliteStore:
     def read_series(self, run_id: str, name: str | None = None) -> list[SeriesChunk]:
         """Every point of a run's series (or of one metric), oldest first."""
         rid = self._rowid(run_id)
-        where, args = "s.run=?", (rid,)
+        where, args = "s.run=?", tuple[object, ...]((rid,))
         if name is not None:
             where, args = "s.run=? AND s.name=?", (rid, name)
         self._load_series_meta()

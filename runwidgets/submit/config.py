@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,15 +72,15 @@ class ScriptRunConfig:
         self.environment_variables = env
         self.python = python or sys.executable
 
-    def argv(self, extra: list[str] = ()) -> list[str]:
+    def argv(self, extra: Sequence[str] = ()) -> list[str]:
         """The command line the supervisor runs, in the snapshot folder."""
         if self.script is not None:
             return [self.python, "-u", self.script, *self.arguments, *extra]
         if isinstance(self.command, str):
             return ["/bin/sh", "-c", " ".join([self.command, *map(_quote, extra)])]
-        return [str(c) for c in self.command] + list(extra)
+        return [str(c) for c in self.command or []] + list(extra)
 
-    def definition(self, extra: list[str] = ()) -> ScriptDefinition:
+    def definition(self, extra: Sequence[str] = ()) -> ScriptDefinition:
         return ScriptDefinition(
             argv=self.argv(extra),
             script=self.script,
@@ -124,7 +125,7 @@ def submit_script(
     config: ScriptRunConfig,
     tags: dict | None = None,
     parent: Run | None = None,
-    extra_args: list[str] = (),
+    extra_args: Sequence[str] = (),
     properties: dict | None = None,
     name: str | None = None,
 ) -> Run:

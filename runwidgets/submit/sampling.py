@@ -131,13 +131,16 @@ class GridParameterSampling(ParameterSampling):
             if not isinstance(dist, choice):
                 raise TypeError(f"grid sampling takes choice() values only; {name!r} is {dist!r}")
 
+    def _choices(self) -> list[choice]:
+        return [d for d in self.parameter_space.values() if isinstance(d, choice)]  # all are: see __init__
+
     @property
     def size(self) -> int:
-        return math.prod(len(d.options) for d in self.parameter_space.values())
+        return math.prod(len(d.options) for d in self._choices())
 
     def draw(self, n: int) -> list[dict[str, Any]]:
         names = list(self.parameter_space)
-        combos = itertools.product(*(self.parameter_space[k].options for k in names))
+        combos = itertools.product(*(d.options for d in self._choices()))
         return [dict(zip(names, c)) for c in itertools.islice(combos, n)]
 
 

@@ -58,6 +58,8 @@ class Supervisor(DetachedProcess):
 
     def __init__(self, workspace: Workspace, run_id: str) -> None:
         super().__init__(workspace, run_id)
+        if self.rec.details.definition is None:
+            raise ValueError(f"run {run_id} is not a submitted script: it has no definition to run")
         self.definition = self.rec.details.definition
         self.tail: deque[str] = deque(maxlen=400)
 
@@ -133,6 +135,7 @@ class Supervisor(DetachedProcess):
         stop_group(proc, GRACE_SECONDS)
 
     def tee(self, proc: subprocess.Popen, log_path: str) -> None:
+        assert proc.stdout is not None  # started with stdout=PIPE
         with open(log_path, "ab", buffering=0) as log:
             for line in iter(proc.stdout.readline, b""):
                 log.write(line)

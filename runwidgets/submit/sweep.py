@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 from .. import ranking
 from .._process import alive
@@ -128,7 +128,7 @@ class HyperDriveConfig:
                 env=env,
                 start_new_session=True,
             )
-        return parent
+        return cast(HyperDriveRun, parent)
 
 
 class HyperDriveRun(Run):
@@ -224,8 +224,11 @@ class SweepDriver(DetachedProcess):
         super().__init__(ws, parent_id)
         self.exp = ws.get_experiment(self.rec.experiment)
         self.parent = HyperDriveRun(self.exp, parent_id, _record=self.rec)
-        self.spec = self.rec.details.sweep
-        self.metric, self.goal = ranking.primary_config(self.rec.properties)
+        spec, config = self.rec.details.sweep, ranking.primary_config(self.rec.properties)
+        if spec is None or config is None:
+            raise ValueError(f"run {parent_id} is not a sweep: it has no sweep plan or primary metric")
+        self.spec = spec
+        self.metric, self.goal = config
         self.best: tuple[float, str] | None = None
 
     def launch(self, params: dict) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from .run import Run
@@ -22,7 +22,7 @@ class RunLogHandler(logging.Handler):
         self.setFormatter(logging.Formatter(FORMAT))
         self.run_id = run.id
         self._path = run._log_file(PYTHON_LOG)
-        self._file = None
+        self._file: TextIO | None = None
         self._io_lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -202,7 +202,7 @@ class Run:
             for ch in self._store.read_series(self.id):
                 self._kinds[ch.key.name] = ch.key.kind
                 if ch.key.kind == st.TABLE:
-                    self._table_cols[ch.key.name] = (*self._table_cols.get(ch.key.name, ()), ch.key.column)
+                    self._table_cols[ch.key.name] = (*self._table_cols.get(ch.key.name, ()), ch.key.column or "")
         have = self._kinds.get(name)
         if have is None:
             self._kinds[name] = kind

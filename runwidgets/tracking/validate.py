@@ -106,22 +106,19 @@ def scalar(name: str, value: Any) -> Any:
             return integer(name, int(value))
         return value
     _no_dates(name, value)
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        np = None
-    if np is not None:
-        if isinstance(value, np.floating) and not isinstance(value, (np.float16, np.float32, np.float64)):
-            return float(value)  # longdouble: .item() would give a longdouble back
-        if isinstance(value, np.ndarray):
-            if value.ndim == 0:
-                return scalar(name, value.item())
-            raise TypeError(
-                f"run.log({name!r}, ...) got an array of shape {value.shape}; log one value per call,"
-                f" or use run.log_list({name!r}, values) for a list of values"
-            )
-        if isinstance(value, np.generic):
+    import numpy as np  # numpy scalars and 0-d arrays
+
+    if isinstance(value, np.floating) and not isinstance(value, (np.float16, np.float32, np.float64)):
+        return float(value)  # longdouble: .item() would give a longdouble back
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
             return scalar(name, value.item())
+        raise TypeError(
+            f"run.log({name!r}, ...) got an array of shape {value.shape}; log one value per call,"
+            f" or use run.log_list({name!r}, values) for a list of values"
+        )
+    if isinstance(value, np.generic):
+        return scalar(name, value.item())
     if isinstance(value, (list, tuple, range, set, frozenset, dict)) or _is_iterator(value):
         hint = "run.log_table(name, {column: values})" if isinstance(value, dict) else "run.log_list(name, values)"
         raise TypeError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from ..store.base import FAILED, TERMINAL
 from ..store.files import DRIVER_LOG
@@ -42,7 +42,14 @@ class LogFollower:
         return data[:end].decode("utf-8", errors="replace")
 
 
-def follow(run: Run, out: TextIO, log_name: str, until_done: bool = True) -> str:
+class Writer(Protocol):
+    """Where log text goes: a terminal, a notebook's stdout, or a filter in front of either."""
+
+    def write(self, text: str, /) -> Any: ...
+    def flush(self) -> Any: ...
+
+
+def follow(run: Run, out: Writer, log_name: str, until_done: bool = True) -> str:
     """Print the log as it grows until the run ends (or once, if not ``until_done``); the final status."""
     follower = LogFollower(run, log_name)
     while True:

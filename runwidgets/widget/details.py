@@ -46,7 +46,7 @@ class RunSource:
 
     store: Any
     run_id: str
-    portal_url: Callable[[str], str]
+    portal_url: Callable[[str], str | None]
 
 
 def source_of(run: Any, tracking_uri: str | None = None) -> RunSource:
@@ -115,7 +115,7 @@ class RunDetails:
         self._child_details: RunDetails | None = None
         self._logs: dict[str, deque[str]] = {}
         self._root: W.VBox | None = None
-        self._sidecar = None
+        self._sidecar: Any = None
         self._closed = False
         self._final_read_done = False
         self._last_run: dict | None = None
@@ -361,7 +361,7 @@ class RunDetails:
         best = None
         if goal:
             best = ranking.best(((v, r[0]) for v, r in zip(values, rows)), goal)
-            rows = [r for _, r in ranking.ranked(((r[6], r) for r in rows), goal)]
+            rows = [r for _, r in ranking.ranked(((values[i], r) for i, r in enumerate(rows)), goal)]
         payload = {"metric": metric, "goal": goal, "best": best, "rows": rows, "page_size": CHILD_PAGE}
         if payload != self.panels.children:
             self.panels.children = payload

@@ -85,9 +85,9 @@ class RunState:
         for run_id, rec in delta.runs.items():
             (self._live.add if rec.status in LIVE else self._live.discard)(run_id)
         for run_id, beat in delta.beats.items():
-            rec = self.records.get(run_id)
-            if rec is not None:
-                rec.heartbeat = beat
+            beating = self.records.get(run_id)
+            if beating is not None:
+                beating.heartbeat = beat
         if self._live or self._lost:
             timeout = heartbeat_timeout()
             for run_id in self._live | self._lost:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anywidget
 import traitlets as t
@@ -37,7 +38,7 @@ class HeaderView(anywidget.AnyWidget):
     _esm = esm("run_header.js")
     _css = CSS
     run = t.Dict().tag(sync=True)
-    props = t.List().tag(sync=True)  # [section, key, value] rows
+    props: t.List[Any] = t.List().tag(sync=True)  # [section, key, value] rows
     connection = t.Unicode("").tag(sync=True)  # "" when the store answers; else what went wrong
 
 
@@ -47,5 +48,5 @@ class PanelsView(anywidget.AnyWidget):
     _esm = esm("run_panels.js")
     _css = CSS
     children = t.Dict().tag(sync=True)  # {"metric", "goal", "best", "rows": [[id, name, status, ...]]}
-    images = t.List().tag(sync=True)  # [{"name", "file", "count", "mime", "data": bytes}]
-    log_names = t.List().tag(sync=True)
+    images: t.List[Any] = t.List().tag(sync=True)  # [{"name", "file", "count", "mime", "data": bytes}]
+    log_names: t.List[Any] = t.List().tag(sync=True)
