@@ -67,7 +67,7 @@ export default {
       const rows = model.get("props") || [];
       const body = h("tbody");
       let group = null;
-      for (const [section, key, value] of rows) {
+      for (const { section, key, value } of rows) {
         if (section !== group) {
           group = section;
           const tr = h("tr", "rw-group");

@@ -75,7 +75,7 @@ export default {
       const thead = h("thead");
       thead.append(head);
       const body = h("tbody");
-      for (const [id, name, status, started, ended, params, value] of rows.slice(page * size, (page + 1) * size)) {
+      for (const { id, name, status, started, ended, params, value } of rows.slice(page * size, (page + 1) * size)) {
         const tr = h("tr", id === data.best ? "rw-best" : "");
         tr.dataset.runId = id;
         tr.title = `open ${id}`;

@@ -75,7 +75,7 @@ def test_sdk_writes_to_the_mlflow_server(mws, tmp_path):
     assert again.get_portal_url() == f"{mws.tracking_uri}/#/experiments/{ml.info.experiment_id}/runs/{run.id}"
     view = RunDetails(again)
     _ = view.widget
-    assert view.chart("loss").lines.y.size == 5 and view.panels.children["rows"][0][0] == kid.id
+    assert view.chart("loss").lines.y.size == 5 and view.panels.children["rows"][0]["id"] == kid.id
     view.close()
 
 
@@ -94,8 +94,8 @@ def test_plain_mlflow_runs_in_run_details(mws):
     _ = view.widget
     assert view.header.run["status"] == "Completed" and view.header.run["name"] == "parent"
     assert view.chart("loss").lines.y.size == 6 and view.chart("loss").lines.x.tolist() == [0, 1, 2, 3, 4, 5]
-    assert [r[0] for r in view.panels.children["rows"]] == [child.info.run_id]
-    assert ["Properties", "lr", "0.1"] in view.header.props
+    assert [r["id"] for r in view.panels.children["rows"]] == [child.info.run_id]
+    assert {"section": "Properties", "key": "lr", "value": "0.1"} in view.header.props
     assert view.header.run["portal_url"].endswith(f"/runs/{parent.info.run_id}")
     view.close()
 

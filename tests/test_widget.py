@@ -57,7 +57,7 @@ def test_chart_data_per_metric_kind(run, tmp_path):
     assert curve.lines.y.shape == (2, 5) and curve.lines.display_legend
     assert d.chart("single").lines.x.tolist() == [0, 1, 2]
     assert "one" not in d._charts and "words" not in d._charts
-    metrics = {k: v for s, k, v in d.header.props if s == "Metrics"}
+    metrics = {r["key"]: r["value"] for r in d.header.props if r["section"] == "Metrics"}
     assert metrics == {"one": "0.5", "words": "b"}
     d.close()
 
@@ -272,9 +272,9 @@ def test_children_table_best_and_open(exp):
     d = RunDetails(parent)
     _ = d.widget
     kids = d.panels.children
-    assert [r[1] for r in kids["rows"]] == ["c1", "c2", "c0"]  # best first
-    assert kids["best"] == kids["rows"][0][0] and kids["metric"] == "acc"
-    assert kids["rows"][0][5] == "--lr=0.2" and kids["rows"][0][6] == 0.9
+    assert [r["name"] for r in kids["rows"]] == ["c1", "c2", "c0"]  # best first
+    assert kids["best"] == kids["rows"][0]["id"] and kids["metric"] == "acc"
+    assert kids["rows"][0]["params"] == "--lr=0.2" and kids["rows"][0]["value"] == 0.9
     assert d._child_chart is not None and d._child_chart.dots.y.tolist() == [0.5, 0.9, 0.7]
     assert d._child_chart.lines.y.tolist() == [0.5, 0.9, 0.9]  # best so far
     d._on_msg(d.panels, {"type": "open_child", "run_id": kids["best"]}, [])

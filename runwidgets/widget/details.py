@@ -262,28 +262,29 @@ class RunDetails:
                 self.header.run = {**run, "server_time": time.time()}  # lets the browser correct clock skew
             self.header.props = self._properties(rec)
 
-    def _properties(self, rec: RunRecord) -> list[list[str]]:
+    def _properties(self, rec: RunRecord) -> list[dict[str, str]]:
+        """Rows of the properties table: ``{"section", "key", "value"}``."""
         rows = [
-            ["Run", "Status", rec.display_status],
-            ["Run", "Run id", rec.run_id],
-            ["Run", "Created", _when(rec.created)],
-            ["Run", "Started", _when(rec.started)],
-            ["Run", "Ended", _when(rec.ended)],
+            ("Run", "Status", rec.display_status),
+            ("Run", "Run id", rec.run_id),
+            ("Run", "Created", _when(rec.created)),
+            ("Run", "Started", _when(rec.started)),
+            ("Run", "Ended", _when(rec.ended)),
         ]
         if rec.parent_id:
-            rows.append(["Run", "Parent", rec.parent_id])
+            rows.append(("Run", "Parent", rec.parent_id))
         definition = rec.details.definition
         if definition is not None and (definition.script or definition.command):
-            rows.append(["Arguments", "Script", str(definition.script or definition.command)])
+            rows.append(("Arguments", "Script", str(definition.script or definition.command)))
             if definition.arguments:
-                rows.append(["Arguments", "Arguments", " ".join(map(str, definition.arguments))])
-        rows += [["Tags", k, v] for k, v in rec.tags.items()]
-        rows += [["Properties", k, v] for k, v in rec.properties.items()]
+                rows.append(("Arguments", "Arguments", " ".join(map(str, definition.arguments))))
+        rows += [("Tags", k, v) for k, v in rec.tags.items()]
+        rows += [("Properties", k, v) for k, v in rec.properties.items()]
         for name, group in self._state.metrics_of(rec.run_id).items():
             s = group[0]
             if s.key.kind == SCALAR and (s.n == 1 or not s.numeric):
-                rows.append(["Metrics", name, fmt_value(s.last)])
-        return rows
+                rows.append(("Metrics", name, fmt_value(s.last)))
+        return [{"section": a, "key": b, "value": c} for a, b, c in rows]
 
     # -- charts -------------------------------------------------------------------
     def _wanted(self, name: str) -> bool:
@@ -357,10 +358,13 @@ class RunDetails:
                 params = " ".join(f"{a}={v}" for a, v in k.tags.items())
             value = self._state.final_value(k.run_id, metric) if metric else None
             values.append(value)
-            rows.append([k.run_id, k.name, k.display_status, k.started, k.ended, params or "", value])
+            rows.append(
+                {"id": k.run_id, "name": k.name, "status": k.display_status, "started": k.started,
+                 "ended": k.ended, "params": params or "", "value": value}
+            )  # fmt: skip
         best = None
         if goal:
-            best = ranking.best(((v, r[0]) for v, r in zip(values, rows)), goal)
+            best = ranking.best(((v, r["id"]) for v, r in zip(values, rows)), goal)
             rows = [r for _, r in ranking.ranked(((values[i], r) for i, r in enumerate(rows)), goal)]
         payload = {"metric": metric, "goal": goal, "best": best, "rows": rows, "page_size": CHILD_PAGE}
         if payload != self.panels.children:

@@ -38,7 +38,7 @@ class HeaderView(anywidget.AnyWidget):
     _esm = esm("run_header.js")
     _css = CSS
     run = t.Dict().tag(sync=True)
-    props: t.List[Any] = t.List().tag(sync=True)  # [section, key, value] rows
+    props: t.List[Any] = t.List().tag(sync=True)  # [{"section", "key", "value"}]
     connection = t.Unicode("").tag(sync=True)  # "" when the store answers; else what went wrong
 
 
@@ -47,6 +47,8 @@ class PanelsView(anywidget.AnyWidget):
 
     _esm = esm("run_panels.js")
     _css = CSS
-    children = t.Dict().tag(sync=True)  # {"metric", "goal", "best", "rows": [[id, name, status, ...]]}
+    children = t.Dict().tag(
+        sync=True
+    )  # {"metric", "goal", "best", "page_size", "rows": [{"id", "name", "status", "started", "ended", "params", "value"}]}
     images: t.List[Any] = t.List().tag(sync=True)  # [{"name", "file", "count", "mime", "data": bytes}]
     log_names: t.List[Any] = t.List().tag(sync=True)
