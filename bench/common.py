@@ -54,7 +54,7 @@ def quiet_mlflow(tracking_uri: str):
 
 
 def print_table(rows: list[Row]) -> None:
-    head = ("measure", "runwidgets", "MLflow (same machine, same run)", "target", "")
+    head = ("measure", "runwidgets", "MLflow, or the peers named (same machine, same run)", "target", "")
     body = [(r.measure, r.ours, r.mlflow, r.target, "" if r.ok is None else ("ok" if r.ok else "MISSED")) for r in rows]
     widths = [max(len(x[i]) for x in (head, *body)) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
