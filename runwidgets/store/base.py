@@ -155,10 +155,14 @@ class SeriesChunk:
 
     def x(self) -> np.ndarray:
         """The x of each point: its step, or its position in the series where no step was given."""
+        if self.steps is not None:
+            missing = np.isnan(self.steps)
+            if not missing.any():  # every point has its step: no index to build
+                return self.steps
         index = np.arange(self.first_index, self.first_index + len(self.values), dtype=np.float64)
         if self.steps is None:
             return index
-        return np.where(np.isnan(self.steps), index, self.steps)
+        return np.where(missing, index, self.steps)
 
 
 @dataclass(frozen=True)

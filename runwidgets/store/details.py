@@ -71,8 +71,10 @@ class Details:
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Details:
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)} - {"extra"}
+        if not data:
+            return _EMPTY
+        data = dict(data)
+        known = _DETAILS_FIELDS
         definition, sweep = data.pop("definition", None), data.pop("sweep", None)
         return cls(
             definition=ScriptDefinition.from_json(definition) if definition else None,
@@ -87,3 +89,7 @@ class Details:
 
     def with_(self, **values: Any) -> Details:
         return replace(self, **values)
+
+
+_DETAILS_FIELDS = frozenset(f.name for f in fields(Details)) - {"extra"}  # read once: fields() is slow per record
+_EMPTY = Details()

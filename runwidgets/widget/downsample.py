@@ -29,31 +29,36 @@ def bucket_width(n: int, max_points: int = MAX_POINTS) -> int:
     return k
 
 
+def _extremes(block: np.ndarray, all_finite: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``block``, the column of its smallest and of its largest finite value."""
+    if all_finite:  # the usual case: no masked copies of a long series
+        return block.argmin(axis=1), block.argmax(axis=1)
+    finite = np.isfinite(block)
+    return np.where(finite, block, np.inf).argmin(axis=1), np.where(finite, block, -np.inf).argmax(axis=1)
+
+
 def minmax_indices(y: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
     """Indices (sorted) of at most ``max_points`` points of ``y`` that keep each bucket's min and max."""
     n = len(y)
     k = bucket_width(n, max_points)
     if k == 1:
         return np.arange(n)
-    m = -(-n // k)
-    pad = m * k - n
-    finite = np.isfinite(y)
-    lo = np.where(finite, y, np.inf)
-    hi = np.where(finite, y, -np.inf)
-    if pad:
-        lo = np.concatenate([lo, np.full(pad, np.inf)])
-        hi = np.concatenate([hi, np.full(pad, -np.inf)])
-    base = np.arange(m) * k
-    imin = base + lo.reshape(m, k).argmin(axis=1)
-    imax = base + hi.reshape(m, k).argmax(axis=1)
+    full = n // k
+    all_finite = bool(np.isfinite(y).all())
+    imin, imax = _extremes(y[: full * k].reshape(full, k), all_finite)  # a view: no copy
+    base = np.arange(full) * k
+    imin, imax = imin + base, imax + base
+    if full * k < n:  # the last bucket, not yet full
+        tmin, tmax = _extremes(y[full * k :].reshape(1, -1), all_finite)
+        imin = np.append(imin, tmin + full * k)
+        imax = np.append(imax, tmax + full * k)
     # Buckets are in order, so each bucket's (earlier, later) pick already sorts the whole result;
     # an all-non-finite bucket, or one whose min and max are the same point, gives one index.
     first, second = np.minimum(imin, imax), np.maximum(imin, imax)
     idx = np.column_stack([first, second]).ravel()
     keep = np.ones(len(idx), dtype=bool)
     keep[1::2] = second != first
-    idx = idx[keep]
-    return idx[idx < n]
+    return idx[keep]
 
 
 def minmax_indices_multi(ys: list[np.ndarray], max_points: int = MAX_POINTS) -> np.ndarray:

@@ -24,7 +24,14 @@ class Series:
         k = len(values)
         if not k:
             return
-        if self.n + k > len(self._x):
+        if self.n == 0 and values.dtype != object and k > len(self._x):
+            # a first read of a long series: keep its arrays rather than copy them into ours
+            self._x = np.asarray(x, dtype=np.float64)
+            self._y = values.astype(np.float64, copy=False)
+            self.n = k
+            self.last = values[-1].item()
+            return
+        if self.n + k > len(self._x) or not self._x.flags.writeable or not self._y.flags.writeable:
             size = max(2 * len(self._x), self.n + k)
             self._x = np.resize(self._x, size)
             self._y = np.resize(self._y, size)
@@ -143,6 +150,9 @@ class RunState:
         s = self.series.get(SeriesKey(run_id, name, SCALAR))
         if s is None or not s.n:
             return None
+        if s.n == 1:  # a sweep child's usual one value: no array work
+            v = float(s._y[0])
+            return v if np.isfinite(v) else None
         y = s.y
         finite = np.flatnonzero(np.isfinite(y))  # the same rule as ranking.final_value, on an array
         return float(y[finite[-1]]) if len(finite) else None
