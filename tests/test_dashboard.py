@@ -200,3 +200,16 @@ def test_the_gate_and_the_token_rule():
         server.start(Workspace.__new__(Workspace), 1, ip="0.0.0.0")  # refused before anything starts
     cmd = server.command(8866, "0.0.0.0", "s3cret", 60)
     assert "--token=s3cret" in cmd and "--Voila.port_retries=0" in cmd
+
+
+def test_a_store_failing_under_the_open_home_page_is_said_on_it(ws):
+    from runwidgets.store.errors import DamagedWorkspace
+
+    Experiment(ws, "e").start_logging().complete()
+    page = Dashboard(ws, query="?experiment=e")
+    _ = page.widget
+    assert len(page.table.rows) == 1 and page.problem.value == ""
+    page.poll_failed(DamagedWorkspace(f"{ws.path / 'runwidgets.db'} is damaged: restore it from a backup"), 10)
+    assert "is damaged" in page.problem.value and len(page.table.rows) == 1  # the last rows stay
+    assert page.poll() is True and page.problem.value == ""  # the store answers again: the line goes
+    page.close()

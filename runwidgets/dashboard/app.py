@@ -97,6 +97,7 @@ class Dashboard:
         self.compare_button = W.Button(description="Compare selected", icon="line-chart", disabled=True)
         self.table = RunsTable()
         self.compare_box = W.VBox()
+        self.problem = W.HTML()  # what stops the table from refreshing, in one line; empty when all is well
         for w in (self.experiments, self.status):
             w.observe(lambda _: self.refresh(), "value")
         self.tag.observe(lambda _: self.refresh(), "value")
@@ -105,7 +106,9 @@ class Dashboard:
         self.refresh()
         POLLER.add(self, self.refresh_interval)
         filters = W.HBox([self.status, self.tag, self.compare_button], layout=W.Layout(flex_flow="row wrap"))
-        return W.VBox([self._title("runs", False), self.experiments, filters, self.table, self.compare_box])
+        return W.VBox(
+            [self._title("runs", False), self.problem, self.experiments, filters, self.table, self.compare_box]
+        )
 
     # -- the runs table -------------------------------------------------------------
     def refresh(self) -> None:
@@ -155,10 +158,16 @@ class Dashboard:
         if self._closed:
             return False
         self.refresh()
+        if self.problem.value:
+            self.problem.value = ""
         return True
 
     def poll_failed(self, error: BaseException, retry_in: float) -> None:
-        self.table.rows = []
+        """Keep the last rows and say why they are not refreshed (a damaged or unreachable store)."""
+        self.problem.value = (
+            f"<p class='rw-error'><b>runwidgets:</b> {html.escape(str(error))}"
+            f" <span class='rw-muted'>(trying again in {retry_in:.0f} s)</span></p>"
+        )
 
     def _on_select(self, change) -> None:
         self.compare_button.disabled = len(change["new"]) < 1
