@@ -2,9 +2,11 @@
 
 import json
 import math
+import os
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import ipywidgets
 import numpy as np
@@ -420,3 +422,32 @@ def test_a_growing_line_sends_only_its_tail(run, sent):
         assert d.chart(n).note.value == fresh.chart(n).note.value
     fresh.close()
     d.close()
+
+
+def test_views_are_module_files_that_hot_reload(tmp_path):
+    """_esm is a file (not a string joined at import): with ANYWIDGET_HMR=1 a rewritten module reaches the view."""
+    import subprocess
+    import sys
+
+    from runwidgets.widget import views
+
+    assert isinstance(views.esm("run_header.js"), Path) and views.esm("run_header.js").is_file()
+    code = """
+import sys, time
+from runwidgets.widget.views import HeaderView, esm
+path = esm("run_header.js")
+original = path.read_text()
+view = HeaderView()
+before = view._esm
+try:
+    path.write_text(original + "\\n// hot reload probe\\n")
+    deadline = time.time() + 20
+    while "hot reload probe" not in view._esm and time.time() < deadline:
+        time.sleep(0.1)
+finally:
+    path.write_text(original)
+print("reloaded" if "hot reload probe" in view._esm and "hot reload probe" not in before else "not reloaded")
+"""
+    env = {**os.environ, "ANYWIDGET_HMR": "1"}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert p.stdout.strip().endswith("reloaded") and "not" not in p.stdout, p.stdout + p.stderr
