@@ -40,7 +40,7 @@ print(json.dumps({"seconds": took, "peak": peak, "rss": rss, "drawn": drawn, "ki
 
 def _first_view(ws_path: Path, run_id: str) -> dict:
     """Seconds from a fresh process's timed run; memory from another fresh process, traced."""
-    out = {}
+    out: dict = {}
     for mode in ("memory", "time"):
         p = subprocess.run(
             [sys.executable, "-c", VIEW, str(ws_path), run_id, mode], capture_output=True, text=True, timeout=900

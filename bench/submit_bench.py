@@ -63,12 +63,15 @@ def ours(tmp: Path) -> tuple[float, float, float, float]:
         run.cancel()
     run = exp.submit(ScriptRunConfig(str(src), "many.py"))
     store = exp.workspace.store
-    while "supervisor_pid" not in store.get_run(run.id).details:
+    while store.get_run(run.id).details.supervisor_pid is None:
         time.sleep(0.01)
-    pid = store.get_run(run.id).details["supervisor_pid"]
+    pid = store.get_run(run.id).details.supervisor_pid
+    assert pid is not None
     cpu, rss = sample_until_exit(pid, lambda: run.get_status() in ("Completed", "Failed"))
     assert len(run.get_metrics()["x"]) == 100_000
-    wall = store.get_run(run.id).ended - store.get_run(run.id).started
+    done = store.get_run(run.id)
+    assert done.ended is not None and done.started is not None
+    wall = done.ended - done.started
     return sorted(firsts)[1], cpu, rss, wall
 
 
