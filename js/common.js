@@ -50,41 +50,46 @@ export const MSG = Object.freeze({
   RESYNC: "resync",
 });
 
-const TYPED = { float32: Float32Array, float64: Float64Array };
-
 /**
- * Apply a poll's splices: each chart line's tail from `start` is replaced by the points in two
- * buffers (x, then y rows), and point-count labels get their text, as if the kernel had sent the
- * whole state (set_state: nothing is echoed back). A page whose copy of a line does not have the
- * length the kernel expects asks for that line whole instead.
+ * Apply a poll's splices. Each entry names a chart by its index in the view's `charts` trait
+ * (the model ids of its line, note and y scales) and carries what changed: the line's tail from
+ * `s` (two buffers, x then y rows, for a line the page should have at length `n`), the note's
+ * text `t`, the y range `b` (on the log scale when `g`). Applied with set_state, as if the
+ * kernel had sent the whole state, so nothing is echoed back. A page whose copy of a line does
+ * not have the expected length asks for that line whole instead.
  * @param {any} model the anywidget model @param {any} msg @param {DataView[]} buffers
  */
 export async function applySplices(model, msg, buffers) {
   const manager = model.widget_manager;
-  for (const [id, text] of msg.texts || []) (await manager.get_model(id)).set_state({ value: text });
+  const registry = model.get("charts") || [];
   let b = 0;
-  for (const line of msg.lines || []) {
-    const [bx, by] = [buffers[b], buffers[b + 1]];
-    b += 2;
-    const lines = await manager.get_model(line.model);
-    const Ctor = TYPED[line.dtype];
+  for (const entry of msg.charts || []) {
+    const ids = registry[entry.i];
+    const spliced = entry.s !== undefined;
+    const [bx, by] = spliced ? [buffers[b], buffers[b + 1]] : [null, null];
+    if (spliced) b += 2;
+    if (!ids) continue;
+    if (entry.t !== undefined) (await manager.get_model(ids.note)).set_state({ value: entry.t });
+    if (entry.b) (await manager.get_model(entry.g ? ids.log : ids.lin)).set_state({ min: entry.b[0], max: entry.b[1] });
+    if (!spliced) continue;
+    const lines = await manager.get_model(ids.lines);
     const x = lines.get("x");
     const y = lines.get("y");
     const rows = Array.isArray(y) ? y.length : 1;
-    if (!Ctor || !x || x.length !== line.n || !(x instanceof Ctor) || rows !== line.rows) {
-      model.send({ type: MSG.RESYNC, model: line.model });
-      continue;
-    }
-    const copy = (dv) => new Ctor(dv.buffer.slice(dv.byteOffset, dv.byteOffset + dv.byteLength));
-    const join = (old, tail) => {
-      const out = new Ctor(line.start + tail.length);
-      out.set(old.subarray(0, line.start));
-      out.set(tail, line.start);
-      out.type = old.type;
-      return out;
-    };
+    const copy = (dv) => new Float64Array(dv.buffer.slice(dv.byteOffset, dv.byteOffset + dv.byteLength));
     const tx = copy(bx);
     const ty = copy(by);
+    if (!(x instanceof Float64Array) || x.length !== entry.n || ty.length !== rows * tx.length) {
+      model.send({ type: MSG.RESYNC, model: ids.lines });
+      continue;
+    }
+    const join = (old, tail) => {
+      const out = new Float64Array(entry.s + tail.length);
+      out.set(old.subarray(0, entry.s));
+      out.set(tail, entry.s);
+      /** @type {any} */ (out).type = old.type; // bqplot's deserializer tags its arrays
+      return out;
+    };
     const ny = rows > 1 ? y.map((row, r) => join(row, ty.subarray(r * tx.length, (r + 1) * tx.length))) : join(y, ty);
     lines.set_state({ x: join(x, tx), y: ny });
   }

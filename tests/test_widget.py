@@ -412,14 +412,16 @@ def test_a_growing_line_sends_only_its_tail(run, sent):
     drawn = sum(c.drawn_points for c in charts) - before
     assert drawn > 0 and size / drawn <= 32, (size, drawn)
     splices = [m for w, m, _ in sent if w is d.panels and m["content"]["type"] == "splice"]
-    assert len(splices) == 10 and all(len(m["content"]["lines"]) == 10 for m in splices)
-    assert not [m for w, m, _ in sent if any(w is c.lines for c in charts)]  # no line resent whole
+    assert len(splices) == 10 and all(len(m["content"]["charts"]) == 10 for m in splices)
+    assert [w for w, m, _ in sent if w is not d.panels] == []  # the splice carries notes and y ranges too
+    assert len(sent) == 10  # one message a poll; no line resent whole
     fresh = RunDetails(run, refresh_interval=1000)
     _ = fresh.widget
     for n in names:
         assert np.array_equal(d.chart(n).lines.x, fresh.chart(n).lines.x)
         assert np.array_equal(d.chart(n).lines.y, fresh.chart(n).lines.y)
         assert d.chart(n).note.value == fresh.chart(n).note.value
+        assert (d.chart(n).y_lin.min, d.chart(n).y_lin.max) == (fresh.chart(n).y_lin.min, fresh.chart(n).y_lin.max)
     fresh.close()
     d.close()
 

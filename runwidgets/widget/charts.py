@@ -28,28 +28,52 @@ Send = Callable[[dict, list], None]  # sends a custom message with binary buffer
 
 
 class Splices:
-    """What a poll changed in a view's charts, gathered into one custom message."""
+    """What a poll changed in a view's charts, gathered into one custom message.
 
-    def __init__(self, send: Send) -> None:
+    Each chart's widget ids are published once (``publish``, a trait of the
+    view); an entry then names its chart by index: ``{"i", "s": start, "n":
+    length the page should have, "t": note text, "b": [y min, y max], "g": 1
+    on the log scale}``, with two buffers (x, then y rows) for each entry that
+    has ``"s"``. The kernel's copies are set under the property lock.
+    """
+
+    def __init__(self, send: Send, publish: Callable[[list[dict]], None]) -> None:
         self.send = send
-        self.lines: list[dict] = []
-        self.texts: list[list[str]] = []
+        self.publish = publish
+        self.registry: list[dict] = []
+        self.entries: dict[int, dict] = {}
         self.buffers: list[bytes] = []
 
-    def line(self, lines: bq.Lines, start: int, n: int, x: np.ndarray, y: np.ndarray) -> None:
-        rows = 1 if y.ndim == 1 else y.shape[0]
-        self.lines.append({"model": lines.model_id, "start": start, "n": n, "rows": rows, "dtype": str(x.dtype)})
+    def register(self, chart: LineChart) -> int:
+        ids = {"lines": chart.lines.model_id, "note": chart.note.model_id}
+        self.registry.append({**ids, "lin": chart.y_lin.model_id, "log": chart.y_log.model_id})
+        self.publish(list(self.registry))
+        return len(self.registry) - 1
+
+    def _entry(self, index: int) -> dict:
+        return self.entries.setdefault(index, {"i": index})
+
+    def line(self, index: int, lines: bq.Lines, start: int, n: int, x: np.ndarray, y: np.ndarray) -> None:
+        self._entry(index).update(s=start, n=n)
         self.buffers += [x[start:].tobytes(), np.ascontiguousarray(y[..., start:]).tobytes()]
         set_quietly(lines, x=x, y=y)
 
-    def text(self, label: W.Label, value: str) -> None:
-        self.texts.append([label.model_id, value])
+    def text(self, index: int, label: W.Label, value: str) -> None:
+        self._entry(index)["t"] = value
         set_quietly(label, value=value)
 
+    def bounds(self, index: int, scale: bq.Scale, lo: float, hi: float, log: bool) -> None:
+        entry = self._entry(index)
+        entry["b"] = [lo, hi]
+        if log:
+            entry["g"] = 1
+        set_quietly(scale, min=lo, max=hi)
+
     def flush(self) -> None:
-        if self.lines or self.texts:
-            self.send({"type": SPLICE, "lines": self.lines, "texts": self.texts}, self.buffers)
-            self.lines, self.texts, self.buffers = [], [], []
+        if self.entries:
+            # buffers were added in the order entries were first made; entries keep that order
+            self.send({"type": SPLICE, "charts": list(self.entries.values())}, self.buffers)
+            self.entries, self.buffers = {}, []
 
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -73,6 +97,7 @@ class LineChart:
 
     def __init__(self, title: str, x_label: str = "step", y_label: str = "", splices: Splices | None = None) -> None:
         self.splices = splices  # None: every change is sent whole (a chart outside a RunDetails)
+        self.index = -1  # this chart's place in splices' registry
         self.x_scale = bq.LinearScale()
         self.y_lin = bq.LinearScale()
         self.y_log = bq.LogScale()
@@ -110,6 +135,8 @@ class LineChart:
         self._ys: list[np.ndarray] = []
         self._labels: list[str] = []
         self._total: int | None = None
+        if splices is not None:
+            self.index = splices.register(self)
 
     def set_data(
         self, x: np.ndarray, ys: list[np.ndarray], labels: list[str] | None = None, total: int | None = None
@@ -150,8 +177,11 @@ class LineChart:
             self._send_line(shown_x, drawn)
             self.lines.labels = self._labels
             self.lines.display_legend = multi
-            if bounds is not None:
-                y_scale.min, y_scale.max = bounds
+            if bounds is not None and (y_scale.min, y_scale.max) != bounds:
+                if self.splices is not None:
+                    self.splices.bounds(self.index, y_scale, *bounds, log)
+                else:
+                    y_scale.min, y_scale.max = bounds
             if len(bad_idx) and bounds is not None:
                 # +inf at the top edge, -inf and NaN at the bottom
                 edge = np.array([bounds[1] if any(y[i] == np.inf for y in ys) else bounds[0] for i in bad_idx])
@@ -165,7 +195,7 @@ class LineChart:
             note = " · ".join(parts)
             if note != self.note.value:
                 if self.splices is not None:
-                    self.splices.text(self.note, note)
+                    self.splices.text(self.index, self.note, note)
                 else:
                     self.note.value = note
 
@@ -180,7 +210,7 @@ class LineChart:
         if self.splices is None or start < len(old_x) // 2 or start == 0 or not _same_shape(old_x, old_y, x, y):
             self.lines.x, self.lines.y = x, y
             return
-        self.splices.line(self.lines, start, len(old_x), x, y)
+        self.splices.line(self.index, self.lines, start, len(old_x), x, y)
 
     @property
     def drawn_points(self) -> int:

@@ -136,7 +136,7 @@ class RunDetails:
         self.header = HeaderView()
         self.panels = PanelsView()
         self.panels.on_msg(self._on_msg)
-        self._splices = Splices(self.panels.send)
+        self._splices = Splices(self.panels.send, lambda charts: setattr(self.panels, "charts", charts))
         self.charts_box = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", width="100%"))
         self.charts_note = W.Label()
         self.child_box = W.VBox()
