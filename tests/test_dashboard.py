@@ -213,3 +213,15 @@ def test_a_store_failing_under_the_open_home_page_is_said_on_it(ws):
     assert "is damaged" in page.problem.value and len(page.table.rows) == 1  # the last rows stay
     assert page.poll() is True and page.problem.value == ""  # the store answers again: the line goes
     page.close()
+
+
+def test_a_start_up_past_its_timeout_stops_what_it_started(ws):
+    import psutil
+
+    from tests.browser.harness import free_port
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(RuntimeError, match="did not answer"):
+        server.start(ws, free_port(), timeout=0.05)  # Voila cannot answer this soon
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()]
+    assert [p for p in left if p.status() != psutil.STATUS_ZOMBIE] == []
