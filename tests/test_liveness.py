@@ -167,3 +167,17 @@ def test_flush_interval_longer_than_the_timeout_still_beats(exp, monkeypatch):
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("process tests need Linux")
+
+
+def test_a_new_metric_is_written_at_once_whatever_the_flush_interval(exp, monkeypatch):
+    """The first point of a metric wakes the flush thread: it shows before the (long) interval ends."""
+    from runwidgets.tracking.flusher import FLUSHER
+    from tests.waiting import wait_until
+
+    monkeypatch.setattr(FLUSHER, "interval", 30.0)
+    run = exp.start_logging()
+    run.log("first", 1.0)
+    assert wait_until(lambda: run._store.read_series(run.id, "first"), 10)
+    run.log("second", 2.0)  # right after a flush: still written at once
+    assert wait_until(lambda: run._store.read_series(run.id, "second"), 10)
+    run.complete()

@@ -39,6 +39,7 @@ class Flusher:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._last_beat = 0.0
+        self._last_flush = 0.0
         self._beat_error: str | None = None
         self.uncaught: BaseException | None = None
 
@@ -58,11 +59,10 @@ class Flusher:
     def _loop(self) -> None:
         while True:
             # a long flush interval must not starve the heartbeat: readers would call the run lost
-            self._wake.wait(min(self.interval, heartbeat_interval()))
+            woken = self._wake.wait(min(self.interval, heartbeat_interval()))
             self._wake.clear()
-            self.flush_all(beat_only=time.time() - self._last_flush < self.interval)
-
-    _last_flush = 0.0
+            # a wake (a metric's first point) always flushes; a round made for the heartbeat alone does not
+            self.flush_all(beat_only=not woken and time.time() - self._last_flush < self.interval)
 
     def flush_all(self, beat_only: bool = False) -> None:
         with self._lock:
