@@ -13,6 +13,7 @@ become visible in rowid order and a watermark never skips a late commit.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -148,11 +149,11 @@ class SqliteStore:
                 self.root.mkdir(parents=True, exist_ok=True)
             w = self._connect()
             mode = w.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        except (sqlite3.OperationalError, PermissionError, OSError) as e:
-            if isinstance(e, sqlite3.DatabaseError) and not _is_read_only(e):
+        except (sqlite3.OperationalError, OSError) as e:
+            if not self.db_path.is_file():  # nothing to read: the folder cannot take a new database
+                raise ReadOnlyWorkspace(f"cannot create a workspace in {self.root}: {e}") from None
+            if not _is_read_only(e):
                 raise
-            if not self.db_path.is_file():
-                raise ReadOnlyWorkspace(f"cannot create a workspace in {self.root}: the folder is read-only") from None
             self._open_read_only()
             return
         if mode.lower() != "wal":
@@ -246,11 +247,8 @@ class SqliteStore:
                 f"the disk holding {self.root} is full: free some space. Nothing already stored is lost;"
                 " points logged since the last write stay buffered and are written when there is room"
             )
-        if isinstance(e, (sqlite3.DatabaseError, OSError)) and _is_read_only(e):
-            return ReadOnlyWorkspace(
-                f"{self.db_path} is read-only: its runs can be read but nothing can be logged there."
-                " Log to a workspace in a folder you can write"
-            )
+        if _is_read_only(e):
+            return self._read_only_error()
         if type(e) is sqlite3.DatabaseError or any(w in msg for w in ("malformed", "not a database", "corrupt")):
             return DamagedWorkspace(
                 f"{self.db_path} is damaged ({msg}): restore it from a backup;"
@@ -260,14 +258,17 @@ class SqliteStore:
             return DamagedWorkspace(f"{self.db_path} cannot be opened ({msg}): check that it exists and is readable")
         return e
 
+    def _read_only_error(self) -> ReadOnlyWorkspace:
+        return ReadOnlyWorkspace(
+            f"{self.db_path} is read-only: its runs can be read but nothing can be logged there."
+            " Log to a workspace in a folder you can write"
+        )
+
     def _write(self, fn, *args):
         """Run ``fn(connection, *args)`` in one IMMEDIATE transaction."""
         self._check_fork()
         if self._w is None:
-            raise ReadOnlyWorkspace(
-                f"{self.db_path} is read-only: its runs can be read but nothing can be logged there."
-                " Log to a workspace in a folder you can write"
-            )
+            raise self._read_only_error()
         with self._wlock:
             w = self._w
             try:
@@ -464,7 +465,8 @@ class SqliteStore:
             for k, v in fields.items()
         ]
         sets = ", ".join(f"{k}=?" for k in fields)
-        where, args = "id=?", tuple[str, ...]()
+        where = "id=?"
+        args: tuple[str, ...] = ()
         if allowed is not None:
             where += f" AND status IN ({','.join('?' * len(allowed))})"
             args = allowed
@@ -547,9 +549,8 @@ class SqliteStore:
                     "INSERT OR IGNORE INTO series(run, name, kind, col, description) VALUES(?,?,?,?,?)",
                     (rid, name, kind, col, descriptions.get(name, "")),
                 )
-                sid = made[skey] = w.execute("SELECT id FROM series WHERE run=? AND name=? AND col=?", skey).fetchone()[
-                    0
-                ]
+                (sid,) = w.execute("SELECT id FROM series WHERE run=? AND name=? AND col=?", skey).fetchone()
+                made[skey] = sid
             out.append((sid, n, vtype, vals, steps, walls))
         w.executemany("INSERT INTO chunks(series, n, vtype, vals, steps, walls) VALUES(?,?,?,?,?,?)", out)
 
@@ -589,9 +590,9 @@ class SqliteStore:
     def read_series(self, run_id: str, name: str | None = None) -> list[SeriesChunk]:
         """Every point of a run's series (or of one metric), oldest first."""
         rid = self._rowid(run_id)
-        where, args = "s.run=?", tuple[object, ...]((rid,))
+        where, args = "s.run=?", (rid,)
         if name is not None:
-            where, args = "s.run=? AND s.name=?", (rid, name)
+            where, args = "s.run=? AND s.name=?", (rid, name)  # type: ignore[assignment]
         self._load_series_meta()
         rows = self._read(
             "SELECT c.series, c.n, c.vtype, c.vals, c.steps, c.walls FROM series s"
@@ -723,7 +724,7 @@ class SqliteStore:
         try:
             self.files.put(run_id, name, source)
         except OSError as e:
-            if e.errno == 28:  # ENOSPC
+            if e.errno == errno.ENOSPC:
                 raise StoreFull(
                     f"the disk holding {self.root} is full: {name!r} was not saved; free some space"
                 ) from None
@@ -756,7 +757,5 @@ def _rollback(con: sqlite3.Connection) -> None:
 
 
 def _is_read_only(e: BaseException) -> bool:
-    if isinstance(e, PermissionError):
-        return True
-    msg = str(e).lower()
-    return "readonly" in msg or "read-only" in msg or "unable to open" in msg and not isinstance(e, FileNotFoundError)
+    """SQLite's "attempt to write a readonly database", or the OS refusing a write."""
+    return isinstance(e, PermissionError) or "readonly" in str(e).lower() or "read-only" in str(e).lower()
