@@ -403,7 +403,7 @@ class MlflowStore:
         watched = list(run_ids)
         seen_runs: dict = dict(cursor.extra.get("runs", {}))
         latest: dict = dict(cursor.extra.get("latest", {}))
-        beats: dict = dict(cursor.extra.get("beats", {}))
+        beats: dict[str, float | None] = dict(cursor.beats)
         counts = dict(cursor.counts)
         delta = Delta()
         runs = [self._get(r) for r in watched]
@@ -420,11 +420,12 @@ class MlflowStore:
                 seen_runs[rec.run_id] = sig
                 delta.runs[rec.run_id] = rec
                 changed = True
-            beat = run.data.tags.get(f"{TAG}heartbeat")
+            tag = run.data.tags.get(f"{TAG}heartbeat")
+            beat = float(tag) if tag is not None else None
             if beat is not None and beats.get(rec.run_id) != beat:
                 beats[rec.run_id] = beat
                 if rec.run_id not in delta.runs:
-                    delta.beats[rec.run_id] = float(beat)
+                    delta.beats[rec.run_id] = beat
                 changed = True
             if rec.parent_id in watched:
                 children.add(rec.run_id)
@@ -466,8 +467,8 @@ class MlflowStore:
                     changed = True
         if not changed and logs == dict(cursor.logs):
             return delta, cursor
-        extra = {**cursor.extra, "runs": seen_runs, "latest": latest, "beats": beats}
-        return delta, replace(cursor, counts=counts, children=frozenset(children), logs=logs, extra=extra)
+        extra = {**cursor.extra, "runs": seen_runs, "latest": latest}
+        return delta, replace(cursor, counts=counts, children=frozenset(children), logs=logs, beats=beats, extra=extra)
 
     def _sampled(self, run_id: str, mkey: str) -> list | None:
         """A sampled history from the server's bulk-interval endpoint (None where there is none)."""
