@@ -49,9 +49,3 @@ def is_better(value: float, incumbent: float | None, goal: str) -> bool:
 def ranked(items: Iterable[tuple[float | None, T]], goal: str) -> list[tuple[float | None, T]]:
     """``(value, child)`` pairs best first; ``sorted`` is stable, so ties stay in their given order."""
     return sorted(items, key=lambda pair: rank_key(pair[0], goal))
-
-
-def best(items: Iterable[tuple[float | None, T]], goal: str) -> T | None:
-    """The best child, or None when no child has a value."""
-    order = ranked(items, goal)
-    return order[0][1] if order and order[0][0] is not None else None

@@ -118,19 +118,20 @@ class RunFiles:
             dirs[:] = [d for d in dirs if not (Path(folder) / d).is_symlink()]
         return sorted(out)
 
-    def get(self, run_id: str, name: str, dest: str | os.PathLike) -> str:
+    def _existing(self, run_id: str, name: str) -> Path:
         src = self.path(run_id, name)
         if src.is_symlink() or not src.is_file():
             raise FileNotFoundError(f"run {run_id} has no file {name!r}")
+        return src
+
+    def get(self, run_id: str, name: str, dest: str | os.PathLike) -> str:
+        src = self._existing(run_id, name)
         Path(dest).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
         return str(dest)
 
     def read(self, run_id: str, name: str, limit: int | None = None) -> bytes:
-        src = self.path(run_id, name)
-        if src.is_symlink() or not src.is_file():
-            raise FileNotFoundError(f"run {run_id} has no file {name!r}")
-        with open(src, "rb") as f:
+        with open(self._existing(run_id, name), "rb") as f:
             return f.read(limit if limit is not None else -1)
 
     def log_path(self, run_id: str, name: str) -> str:

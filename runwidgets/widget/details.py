@@ -25,7 +25,7 @@ from .. import ranking
 from ..formatting import fmt_value
 from ..store.base import IMAGE, LIST, SCALAR, TABLE, RunRecord
 from ..store.registry import open_store
-from ..store.uri import safe_href, scrub
+from ..store.uri import safe_href
 from . import messages as msg
 from .charts import ChildMetricChart, LineChart, Splices
 from .closing import close_all
@@ -215,8 +215,8 @@ class RunDetails:
     def poll_failed(self, error: BaseException, retry_in: float) -> None:
         with self._lock:
             if not self._closed and self._root is not None:
-                said = scrub(f"{type(error).__name__}: {error}", getattr(self._source.store, "tracking_uri", None))
-                self.header.connection = f"Reconnecting: {said}. Next try in {retry_in:.0f} s."
+                # a store keeps credentials out of its own errors (the MLflow store scrubs them)
+                self.header.connection = f"Reconnecting: {type(error).__name__}: {error}. Next try in {retry_in:.0f} s."
 
     def _finished(self) -> bool:
         return bool(self._state.records) and self._state.finished()
@@ -364,8 +364,9 @@ class RunDetails:
             )  # fmt: skip
         best = None
         if goal:
-            best = ranking.best(((v, r["id"]) for v, r in zip(values, rows)), goal)
-            rows = [r for _, r in ranking.ranked(((values[i], r) for i, r in enumerate(rows)), goal)]
+            order = ranking.ranked(zip(values, rows), goal)
+            rows = [r for _, r in order]
+            best = rows[0]["id"] if order and order[0][0] is not None else None
         payload = {"metric": metric, "goal": goal, "best": best, "rows": rows, "page_size": CHILD_PAGE}
         if payload != self.panels.children:
             self.panels.children = payload
