@@ -9,16 +9,12 @@ from datetime import datetime
 from ._terminal import cell, plain
 from .formatting import fmt_value
 from .store.errors import WorkspaceError
-from .tracking import Run, Workspace
+from .tracking import Workspace
 
 
 def _workspace(args, create: bool = False) -> Workspace:
     """The workspace named with -w, else found as Workspace.from_config() does; read-only commands never create one."""
     return Workspace.from_config(args.workspace, create=create)
-
-
-def _find_run(ws: Workspace, run_id: str) -> Run:
-    return ws.get_run(run_id)
 
 
 def _when(t: float | None) -> str:
@@ -40,16 +36,14 @@ def _fmt_value(v) -> str:
     return fmt_value(v)
 
 
-def _table(rows: list[list[str]], head: list[str]) -> str:
+def _table(rows: list[list], head: list[str]) -> str:
+    """Aligned columns; each cell is text from a run, so made safe for the terminal first."""
+    rows = [[cell(c) for c in r] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
     return "\n".join(out)
-
-
-def _clean_rows(rows: list[list]) -> list[list[str]]:
-    return [[cell(c) for c in r] for r in rows]
 
 
 def cmd_ls(args) -> int:
@@ -67,14 +61,14 @@ def cmd_ls(args) -> int:
             for r in reversed(recs[-args.limit :])
         ]
         if rows:
-            print(_table(_clean_rows(rows), ["run", "name", "status", "started", "duration"]))
+            print(_table(rows, ["run", "name", "status", "started", "duration"]))
     return 0
 
 
 def cmd_show(args) -> int:
     ws = _workspace(args)
-    run = _find_run(ws, args.run)
-    rec = ws.store.get_run(run.id)
+    run = ws.get_run(args.run)
+    rec = run._record
     print(f"run        {rec.run_id}")
     if rec.name != rec.run_id:
         print(f"name       {cell(rec.name)}")
@@ -92,12 +86,12 @@ def cmd_show(args) -> int:
     metrics = run.get_metrics()
     if metrics:
         print("\nmetrics")
-        print(_table(_clean_rows([[k, _fmt_value(v)] for k, v in metrics.items()]), ["name", "latest"]))
+        print(_table([[k, _fmt_value(v)] for k, v in metrics.items()], ["name", "latest"]))
     kids = ws.store.find_runs(parent_id=run.id)
     if kids:
         print(f"\n{len(kids)} child run(s)")
         rows = [[k.run_id, k.display_status, _duration(k.duration)] for k in kids]
-        print(_table(_clean_rows(rows), ["run", "status", "duration"]))
+        print(_table(rows, ["run", "status", "duration"]))
     print(f"\n{cell(run.get_portal_url())}")
     return 0
 
@@ -118,8 +112,8 @@ def cmd_logs(args) -> int:
     from .tracking.waiting import follow
 
     ws = _workspace(args)
-    run = _find_run(ws, args.run)
-    rec = ws.store.get_run(run.id)
+    run = ws.get_run(args.run)
+    rec = run._record
     logs = sorted(n[len("logs/") :] for n in run.get_file_names() if n.startswith("logs/"))
     name = args.file or _default_log(rec, logs)
     if name is None:
