@@ -81,7 +81,7 @@ def start(
     open_to_network = not _loopback(ip)
     if open_to_network and not token:
         raise ValueError("a dashboard listening beyond loopback needs a token")
-    base = f"http://{ip if not open_to_network else '127.0.0.1'}:{port}"
+    base = f"http://{'127.0.0.1' if open_to_network else ip}:{port}"  # this machine reaches it on loopback either way
     env = {
         **os.environ,
         **ws._env(),
@@ -98,7 +98,7 @@ def start(
     )  # fmt: skip
     try:
         deadline = time.time() + timeout
-        while not _answers(f"http://127.0.0.1:{port}/voila/static/" if open_to_network else f"{base}/voila/static/"):
+        while not _answers(f"{base}/voila/static/"):
             if proc.poll() is not None:
                 raise RuntimeError(f"the dashboard server exited with code {proc.returncode} (is port {port} free?)")
             if time.time() > deadline:
