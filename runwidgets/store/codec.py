@@ -17,19 +17,20 @@ F8, I8, B1, JSON = "f8", "i8", "b1", "json"
 _DTYPES = {F8: np.float64, I8: np.int64, B1: np.bool_}
 
 
-_PLAIN = frozenset({float, int, bool, str})
+_PLAIN = frozenset({float, int, bool, str, type(None)})
 
 
-def plain(items: Sequence) -> Sequence:
-    """Python numbers for numpy scalars (the SDK's fast path buffers them as they came)."""
-    if set(map(type, items)) <= _PLAIN | {type(None)}:
-        return items
-    return [v.item() if isinstance(v, np.generic) else v for v in items]
+def _plain(items: Sequence, kinds: set[type]) -> tuple[Sequence, set[type]]:
+    """Python numbers for numpy scalars (the SDK's fast path buffers them as they came), and their types."""
+    if kinds <= _PLAIN:
+        return items, kinds
+    items = [v.item() if isinstance(v, np.generic) else v for v in items]
+    return items, set(map(type, items))
 
 
 def encode(values: Sequence, steps: Sequence, walls: Sequence) -> tuple[str, bytes, bytes | None, bytes]:
-    values, steps = plain(values), plain(steps)
-    kinds = set(map(type, values))
+    values, kinds = _plain(values, set(map(type, values)))
+    steps, _ = _plain(steps, set(map(type, steps)))
     vtype = JSON
     if kinds <= {float, int} and kinds:
         try:
