@@ -4,6 +4,7 @@ The Azure ML v1 run API (``Workspace``, ``Experiment``, ``Run``,
 ``ScriptRunConfig``, ``RunDetails``) over an embedded SQLite store or MLflow.
 """
 
+from . import _aliases
 from ._logging import configure as _configure_logging
 from .submit import ScriptRunConfig
 from .tracking import Experiment, Run, Workspace
@@ -20,6 +21,17 @@ def __getattr__(name: str):
 
 
 _configure_logging()
+_aliases.install()
 
 __version__ = "0.1.0"
-__all__ = ["Experiment", "Run", "RunDetails", "RunFailedError", "ScriptRunConfig", "Workspace", "__version__"]
+VERSION = __version__  # Azure ML's spelling (azureml.core.VERSION)
+__all__ = [
+    "Experiment",
+    "Run",
+    "RunDetails",
+    "RunFailedError",
+    "ScriptRunConfig",
+    "VERSION",
+    "Workspace",
+    "__version__",
+]

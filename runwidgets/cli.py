@@ -9,6 +9,7 @@ from datetime import datetime
 from ._terminal import cell, plain
 from .formatting import fmt_value
 from .store.errors import WorkspaceError
+from .store.files import is_log
 from .tracking import Workspace
 
 
@@ -114,8 +115,10 @@ def cmd_logs(args) -> int:
     ws = _workspace(args)
     run = ws.get_run(args.run)
     rec = run._record
-    logs = sorted(n[len("logs/") :] for n in run.get_file_names() if n.startswith("logs/"))
+    logs = sorted(n for n in run.get_file_names() if is_log(n))
     name = args.file or _default_log(rec, logs)
+    if args.file and name not in logs:  # a log named without its folder: "70_driver_log.txt"
+        name = next((n for n in logs if n.rsplit("/", 1)[-1] == name), name)
     if name is None:
         kids = ws.store.find_runs(parent_id=run.id)
         hint = f"; its {len(kids)} child run(s) may have some: runwidgets logs CHILD_ID" if kids else ""

@@ -1,7 +1,8 @@
 """How a sweep's children are ranked: one rule for the API, the parent's tags, the views and the CLI.
 
-A child's value is the last finite number it logged for the primary metric;
-a child with none ranks last; ties keep the earlier child first.
+A child's value is the best finite number it logged for the primary metric
+(Azure HyperDrive's rule: the highest when maximizing, the lowest when
+minimizing); a child with none ranks last; ties keep the earlier child first.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
+
+import numpy as np
 
 MAXIMIZE, MINIMIZE = "MAXIMIZE", "MINIMIZE"
 T = TypeVar("T")
@@ -24,14 +27,22 @@ def primary_config(properties: Mapping[str, str]) -> tuple[str, str] | None:
     return cfg["name"], cfg["goal"]
 
 
-def final_value(values: Any) -> float | None:
-    """The value a child is ranked by: the last finite number among ``values`` (one value or a list)."""
-    for v in reversed(list(values) if isinstance(values, (list, tuple)) else [values]):
+def best_value(values: Any, goal: str) -> float | None:
+    """The value a child is ranked by: the best finite number among ``values`` (one value, a list or an array)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        y = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+        if not len(y):
+            return None
+        return float(y.max() if goal == MAXIMIZE else y.min())
+    nums = []
+    for v in list(values) if isinstance(values, (list, tuple, np.ndarray)) else [values]:
         if hasattr(v, "item") and not isinstance(v, (str, bytes)):
             v = v.item()  # a numpy scalar
         if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-            return float(v)
-    return None
+            nums.append(float(v))
+    if not nums:
+        return None
+    return max(nums) if goal == MAXIMIZE else min(nums)
 
 
 def rank_key(value: float | None, goal: str) -> tuple[bool, float]:

@@ -263,11 +263,11 @@ def test_submitted_script_on_mlflow(mws, tmp_path, capsys):
     assert details["status"] == "Completed" and "epoch 4" in capsys.readouterr().out
     assert run.get_metrics()["loss"] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
     arts = run.get_file_names()
-    assert "outputs/model.txt" in arts and "logs/driver_log.txt" in arts
+    assert "outputs/model.txt" in arts and "azureml-logs/70_driver_log.txt" in arts
     client = MlflowClient(mws.tracking_uri)
     assert client.get_run(run.id).info.status == "FINISHED"
-    uploaded = [f.path for f in client.list_artifacts(run.id, "logs")]
-    assert "logs/driver_log.txt" in uploaded  # the log reached the server, not only this machine
+    uploaded = [f.path for f in client.list_artifacts(run.id, "azureml-logs")]
+    assert "azureml-logs/70_driver_log.txt" in uploaded  # the log reached the server, not only this machine
 
 
 def test_long_mlflow_series_is_fetched_sampled(server, monkeypatch):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from runwidgets import Run
+from runwidgets.store.files import PYTHON_LOG
 
 BIG = 10**5000
 
@@ -110,7 +111,7 @@ def test_an_unwritable_point_is_dropped_alone_and_said_once(exp, caplog):
     m = run.get_metrics()
     assert len(m["x"]) == 310 and m["x"][-1] == 99.0  # every other metric flows
     assert len(m["s"]) == 310 and all(v.startswith("text") for v in m["s"])  # only the bad points are gone
-    log = Path(run._store.log_path(run.id, "python_log.txt")).read_text()
+    log = Path(run._store.log_path(run.id, PYTHON_LOG)).read_text()
     assert "dropped" in log  # the run's own log says so too
 
 

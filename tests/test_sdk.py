@@ -110,7 +110,7 @@ def test_tags_properties(run, exp):
     run.tag("b")
     run.set_tags({"c": 3, "d": "x"})
     run.remove_tags(["d"])
-    assert run.get_tags() == {"a": "1", "b": "", "c": "3"}
+    assert run.get_tags() == {"a": "1", "b": None, "c": "3"}  # a tag without a value reads back None, as in Azure
     run.add_properties({"p": "1"})
     run.add_properties({"p": "1", "q": "2"})  # same value again is fine
     with pytest.raises(ValueError, match="cannot change"):
@@ -197,9 +197,9 @@ def test_logging_handler(run):
     finally:
         logger.removeHandler(handler)
         handler.close()
-    text = (run._store.file_path(run.id, "logs/python_log.txt")).read_text()
+    text = (run._store.file_path(run.id, "azureml-logs/python_log.txt")).read_text()
     assert "INFO user.training: epoch 3 done" in text
-    assert "logs/python_log.txt" in run.get_details()["logFiles"]
+    assert "azureml-logs/python_log.txt" in run.get_details()["logFiles"]
 
 
 def test_workspace_from_config(tmp_path, monkeypatch, caplog):
@@ -303,8 +303,10 @@ def test_every_log_path_stores_every_point_exactly(exp):
 def test_one_ranking_rule():
     from runwidgets import ranking
 
-    assert ranking.final_value([0.1, float("nan"), 0.7, float("inf")]) == 0.7  # last finite
-    assert ranking.final_value([True, "x"]) is None and ranking.final_value(3) == 3.0
+    values = [0.1, float("nan"), 0.9, 0.7, float("inf")]
+    assert ranking.best_value(values, "MAXIMIZE") == 0.9 and ranking.best_value(values, "MINIMIZE") == 0.1
+    assert ranking.best_value(np.array(values), "MAXIMIZE") == 0.9  # the same rule on an array
+    assert ranking.best_value([True, "x"], "MAXIMIZE") is None and ranking.best_value(3, "MINIMIZE") == 3.0
     items = [(0.5, "a"), (None, "b"), (0.9, "c"), (0.9, "d")]
     assert [c for _, c in ranking.ranked(items, "MAXIMIZE")] == ["c", "d", "a", "b"]  # ties keep their order
     assert [c for _, c in ranking.ranked(items, "MINIMIZE")] == ["a", "c", "d", "b"]

@@ -98,26 +98,26 @@ def test_unrelated_runs_are_filtered_out(exp, ws):
 
 def test_logs_read_past_offset(run, ws):
     store = sq.SqliteStore(ws.path)
-    path = store.log_path(run.id, "driver_log.txt")
+    path = store.log_path(run.id, "azureml-logs/70_driver_log.txt")
     with open(path, "a") as f:
         f.write("line 1\nline 2\npartial")
     delta, cur = store.read_since([run.id], None, log_runs=[run.id])
-    assert delta.logs[(run.id, "logs/driver_log.txt")] == "line 1\nline 2\n"
+    assert delta.logs[(run.id, "azureml-logs/70_driver_log.txt")] == "line 1\nline 2\n"
     with open(path, "a") as f:
         f.write(" end\n")
     delta, cur = store.read_since([run.id], cur, log_runs=[run.id])
-    assert delta.logs[(run.id, "logs/driver_log.txt")] == "partial end\n"
+    assert delta.logs[(run.id, "azureml-logs/70_driver_log.txt")] == "partial end\n"
     delta, cur = store.read_since([run.id], cur, log_runs=[run.id])
     assert not delta.logs
 
 
 def test_late_reader_of_a_big_log_starts_near_the_end(run, ws):
     store = sq.SqliteStore(ws.path)
-    with open(store.log_path(run.id, "big.txt"), "w") as f:
+    with open(store.log_path(run.id, "azureml-logs/big.txt"), "w") as f:
         for i in range(100_000):
             f.write(f"line {i}\n")
     delta, _ = store.read_since([run.id], None, log_runs=[run.id])
-    text = delta.logs[(run.id, "logs/big.txt")]
+    text = delta.logs[(run.id, "azureml-logs/big.txt")]
     assert text.endswith("line 99999\n") and text.startswith("line ") and len(text) <= sq.LOG_FIRST_READ_BYTES
 
 

@@ -64,13 +64,13 @@ def test_train_on_local_tour(exp, src, capsys):
     best_alpha, best_mse = min(zip(metrics["alpha"], metrics["mse"]), key=lambda am: am[1])
     assert best_mse == min(metrics["mse"])
     files = run.get_file_names()
-    assert "outputs/ridge_0.40.pkl" in files and "logs/driver_log.txt" in files
+    assert "outputs/ridge_0.40.pkl" in files and "azureml-logs/70_driver_log.txt" in files
     assert sum(f.startswith("outputs/ridge_") for f in files) == 20
     model = run.download_file(f"outputs/ridge_{best_alpha:.2f}.pkl", str(src.parent / "best.pkl"))
     import joblib
 
     assert joblib.load(model).alpha == pytest.approx(best_alpha)
-    assert "alpha is 0.95" in run.get_details_with_logs()["logFiles"]["logs/driver_log.txt"]
+    assert "alpha is 0.95" in run.get_details_with_logs()["logFiles"]["azureml-logs/70_driver_log.txt"]
 
 
 def test_manage_runs_tour(exp, src):
@@ -103,7 +103,7 @@ def test_cancel_stops_the_script(exp, src):
     n = len(run.get_metrics()["tick"])
     time.sleep(1.0)
     assert len(run.get_metrics()["tick"]) == n  # no new points after
-    assert "tick" in run.get_details_with_logs()["logFiles"]["logs/driver_log.txt"]
+    assert "tick" in run.get_details_with_logs()["logFiles"]["azureml-logs/70_driver_log.txt"]
 
 
 def test_script_that_raises_fails_with_its_error_and_keeps_metrics(exp, src):
@@ -145,7 +145,7 @@ def test_command_and_environment_and_ignore_file(exp, tmp_path):
         )
     )
     run.wait_for_completion()
-    log = run.get_details_with_logs()["logFiles"]["logs/driver_log.txt"]
+    log = run.get_details_with_logs()["logFiles"]["azureml-logs/70_driver_log.txt"]
     assert "keep.txt" in log and "data" not in log.split() and "noise.log" not in log
     assert "secret=s3" in log
     assert "s3" not in json.dumps(run._store.get_run(run.id).details.to_json())  # values never stored

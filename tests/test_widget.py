@@ -224,22 +224,22 @@ def test_store_error_on_first_read_still_shows(run, monkeypatch):
 
 
 def test_logs_tail_and_sync(run, sent):
-    path = run._store.log_path(run.id, "driver_log.txt")
+    path = run._store.log_path(run.id, "azureml-logs/70_driver_log.txt")
     with open(path, "w") as f:
         f.write("first\n")
     d = RunDetails(run, refresh_interval=1000)
     _ = d.widget
-    assert d.panels.log_names == ["logs/driver_log.txt"]
+    assert d.panels.log_names == ["azureml-logs/70_driver_log.txt"]
     with open(path, "a") as f:
         f.write("<script>window.__rw_xss=2</script>\n")
     sent.clear()
     d.poll()
     msgs = [m["content"] for w, m, _ in sent if w is d.panels and m.get("method") == "custom"]
     assert msgs == [
-        {"type": "log_append", "name": "logs/driver_log.txt", "text": "<script>window.__rw_xss=2</script>\n"}
+        {"type": "log_append", "name": "azureml-logs/70_driver_log.txt", "text": "<script>window.__rw_xss=2</script>\n"}
     ]
     sent.clear()
-    d._on_msg(d.panels, {"type": "log_sync", "name": "logs/driver_log.txt"}, [])
+    d._on_msg(d.panels, {"type": "log_sync", "name": "azureml-logs/70_driver_log.txt"}, [])
     (reset,) = [m for w, m, _ in sent if w is d.panels]
     assert reset["content"]["text"] == "first\n<script>window.__rw_xss=2</script>\n"
     d.close()

@@ -7,6 +7,7 @@ from clitools import cli
 from nbtools import execute, make_notebook
 
 from runwidgets import Experiment, Workspace
+from runwidgets.store.files import PYTHON_LOG
 from runwidgets.widget import RunDetails
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +69,7 @@ def test_terminal_output_is_stripped_of_escape_sequences(ws):
     run.tag("t", "\x1b[31mred\x1b[0m\x9b2J")
     run.log("m\x1b[1A", 1.0)
     run.fail("boom \x1b]52;c;ZXZpbA==\x07 done")
-    log = Path(run._store.log_path(run.id, "python_log.txt"))
+    log = Path(run._store.log_path(run.id, PYTHON_LOG))
     log.write_text("line one \x1b[2J\x1b]0;title\x07 end\n\ttabbed\n")
     for args in (["show", run.id], ["ls"], ["logs", run.id]):
         p = cli("-w", str(ws.path), *args)

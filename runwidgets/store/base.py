@@ -30,6 +30,19 @@ STATUSES = (NOT_STARTED, QUEUED, STARTING, RUNNING, CANCEL_REQUESTED, COMPLETED,
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
 LIVE = frozenset({STARTING, RUNNING, CANCEL_REQUESTED})
 
+# Run types as Azure ML v1 names them (``run.type``, ``get_runs(type=...)``).
+INTERACTIVE = "interactive"  # start_logging() or child_run(): a run this process logs to
+SCRIPT_RUN = "azureml.scriptrun"
+SWEEP_RUN = "hyperdrive"
+AUTOML_RUN = "automl"
+_OLD_TYPES = {"run": INTERACTIVE, "script": SCRIPT_RUN, "sweep": SWEEP_RUN}  # what runwidgets 0.1 recorded
+
+
+def run_type(recorded: str) -> str:
+    """The type of a run as read back: runs recorded by runwidgets 0.1 carry its older names."""
+    return _OLD_TYPES.get(recorded, recorded)
+
+
 # Metric kinds. A "table" metric is stored as one series per column.
 SCALAR, LIST, TABLE, IMAGE = "scalar", "list", "table", "image"
 
@@ -52,8 +65,8 @@ class RunRecord:
     started: float | None = None
     ended: float | None = None
     heartbeat: float | None = None
-    kind: str = "run"
-    tags: dict[str, str] = field(default_factory=dict)
+    kind: str = INTERACTIVE  # the run's type: INTERACTIVE, SCRIPT_RUN, SWEEP_RUN, ...
+    tags: dict[str, str | None] = field(default_factory=dict)  # None: a tag set without a value
     properties: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     details: Details = field(default_factory=Details)
@@ -217,7 +230,7 @@ class RunStore(Protocol):
     def set_status_if(self, run_id: str, allowed_from: Iterable[str], **fields: Any) -> bool:
         """Update only while the recorded status is one of ``allowed_from``; True if it was."""
 
-    def set_tags(self, run_id: str, tags: dict[str, str]) -> None: ...
+    def set_tags(self, run_id: str, tags: dict[str, str | None]) -> None: ...
     def remove_tags(self, run_id: str, keys: Iterable[str]) -> None: ...
     def add_properties(self, run_id: str, properties: dict[str, str]) -> None:
         """Append-only: a key set again with another value raises ValueError."""
@@ -232,7 +245,7 @@ class RunStore(Protocol):
         self, run_ids: Iterable[str], cursor: Cursor | None, log_runs: Iterable[str] = ()
     ) -> tuple[Delta, Cursor]: ...
 
-    # -- files (names are relative to the run: "outputs/model.pkl", "logs/driver_log.txt")
+    # -- files (names are relative to the run: "outputs/model.pkl", "azureml-logs/70_driver_log.txt")
     def put_file(self, run_id: str, name: str, source: Any) -> None: ...
     def list_files(self, run_id: str) -> list[str]: ...
     def get_file(self, run_id: str, name: str, dest: str) -> str: ...

@@ -15,10 +15,18 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-# A run's log files, under ``logs/``: the names Azure ML's docs use are the fidelity issue's.
-DRIVER_LOG = "driver_log.txt"  # stdout and stderr of a submitted script
-PYTHON_LOG = "python_log.txt"  # records from a run's logging handler
-SUPERVISOR_LOG = "supervisor_log.txt"  # what the supervisor (or a sweep's driver) did
+# A run's log files, under the names Azure ML's docs use.
+LOG_DIR = "azureml-logs"
+LOG_DIRS = (LOG_DIR, "logs")  # "logs/": where runs of runwidgets 0.1 kept them, still read
+DRIVER_LOG = f"{LOG_DIR}/70_driver_log.txt"  # stdout and stderr of a submitted script
+SUPERVISOR_LOG = f"{LOG_DIR}/60_control_log.txt"  # what the supervisor (or a sweep's driver) did
+BUILD_LOG = f"{LOG_DIR}/20_image_build_log.txt"  # building the run's Python environment
+PYTHON_LOG = f"{LOG_DIR}/python_log.txt"  # records from a run's logging handler
+
+
+def is_log(name: str) -> bool:
+    return name.split("/", 1)[0] in LOG_DIRS
+
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}")
 PARTIAL = ".partial-"  # prefix of a file being written
@@ -135,6 +143,7 @@ class RunFiles:
             return f.read(limit if limit is not None else -1)
 
     def log_path(self, run_id: str, name: str) -> str:
-        p = self.path(run_id, f"logs/{name}")
+        """Where the log file ``name`` (``azureml-logs/70_driver_log.txt``) is written; its folder exists."""
+        p = self.path(run_id, name)
         p.parent.mkdir(parents=True, exist_ok=True)
         return str(p)

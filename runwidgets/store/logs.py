@@ -5,21 +5,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .files import LOG_DIRS
+
 LOG_FIRST_READ_BYTES = 256 * 1024  # a reader joining late starts this far from a log's end
 MAX_PARTIAL = 65536  # a line longer than this is passed on unfinished
 
 
-def read_new_log_text(folder: Path, run_id: str, offsets) -> list[tuple[str, str, int]]:
-    """(``logs/<file>``, new text, new offset) for each file in ``folder`` that grew past its offset."""
+def read_new_log_text(run_dir: Path, run_id: str, offsets) -> list[tuple[str, str, int]]:
+    """(``azureml-logs/<file>``, new text, new offset) for each log file of the run that grew past its offset."""
     out: list[tuple[str, str, int]] = []
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return out
-    for entry in entries:
+    entries = []
+    for folder in LOG_DIRS:
+        try:
+            entries += [(f"{folder}/{e.name}", e) for e in os.scandir(run_dir / folder)]
+        except FileNotFoundError:
+            pass
+    for name, entry in entries:
         if not entry.is_file():
             continue
-        name = f"logs/{entry.name}"
         known = offsets.get((run_id, name))
         size = entry.stat().st_size
         if known is not None and size <= known:

@@ -44,6 +44,7 @@ from .base import (
     COMPLETED,
     FAILED,
     IMAGE,
+    INTERACTIVE,
     LIST,
     QUEUED,
     RUNNING,
@@ -55,14 +56,16 @@ from .base import (
     RunRecord,
     SeriesChunk,
     SeriesKey,
+    run_type,
 )
 from .details import Details
 from .errors import RunNotFound, StoreUnavailable
-from .files import RunFiles, check_name
+from .files import LOG_DIRS, RunFiles, check_name, is_log
 from .logs import read_new_log_text
 from .uri import public_uri, scrub, secrets_of
 
 TAG = "runwidgets."
+VALUELESS = f"{TAG}valueless."  # + a tag's key: "1" when the tag was set without a value
 PARENT = "mlflow.parentRunId"
 RUN_NAME = "mlflow.runName"
 TAG_LIMIT = 8000  # MLflow's longest tag value
@@ -127,7 +130,7 @@ class MlflowStore:
     # -- runs --------------------------------------------------------------------
     def create_run(self, record: RunRecord) -> RunRecord:
         tags = {
-            **record.tags,
+            **_write_tags(record.tags),
             f"{TAG}status": record.status,
             f"{TAG}kind": record.kind,
             f"{TAG}heartbeat": repr(record.heartbeat or record.created),
@@ -174,8 +177,8 @@ class MlflowStore:
             ended=(info.end_time / 1000) if info.end_time else None,
             # a plain-mlflow run has no heartbeat: never call it lost
             heartbeat=float(beat) if beat else (time.time() if status == RUNNING else None),
-            kind=t.get(f"{TAG}kind", "run"),
-            tags={k: v for k, v in t.items() if not k.startswith(("mlflow.", TAG))},
+            kind=run_type(t.get(f"{TAG}kind", INTERACTIVE)),
+            tags=_read_tags(t),
             properties=dict(data.params),
             error=error,
             details=details,
@@ -262,14 +265,14 @@ class MlflowStore:
         self.update_run(run_id, **fields)
         return True
 
-    def _set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+    def _set_tags(self, run_id: str, tags: dict[str, str | None]) -> None:
         from mlflow.entities import RunTag
 
-        items = [RunTag(k, str(v)[:TAG_LIMIT]) for k, v in tags.items()]
+        items = [RunTag(k, str(v)[:TAG_LIMIT]) for k, v in _write_tags(tags).items()]
         for i in range(0, len(items), BATCH_TAGS):
             self.client.log_batch(run_id, tags=items[i : i + BATCH_TAGS])
 
-    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+    def set_tags(self, run_id: str, tags: dict[str, str | None]) -> None:
         self._set_tags(run_id, tags)
 
     def remove_tags(self, run_id: str, keys: Iterable[str]) -> None:
@@ -460,7 +463,7 @@ class MlflowStore:
                     changed = True
         logs = dict(cursor.logs)
         for rid in log_runs:
-            for name, text, off in read_new_log_text(self.files.run_dir(rid) / "logs", rid, logs):
+            for name, text, off in read_new_log_text(self.files.run_dir(rid), rid, logs):
                 logs[(rid, name)] = off
                 if text:
                     delta.logs[(rid, name)] = text
@@ -515,7 +518,7 @@ class MlflowStore:
             path = stack.pop()
             for f in self.client.list_artifacts(run_id, path):
                 (stack.append(f.path) if f.is_dir else out.append(f.path))
-        out += [n for n in self.files.list(run_id) if n.startswith("logs/")]
+        out += [n for n in self.files.list(run_id) if is_log(n)]
         return sorted(set(out))
 
     def get_file(self, run_id: str, name: str, dest: str) -> str:
@@ -543,7 +546,7 @@ class MlflowStore:
     def file_path(self, run_id: str, name: str) -> Path:
         """A local path for the file: the staging copy of a log, else a downloaded copy."""
         local = self.files.path(run_id, name)
-        if not local.is_file() and not check_name(name).startswith("logs/"):  # logs are written here first
+        if not local.is_file() and not is_log(check_name(name)):  # logs are written here first
             self.get_file(run_id, name, str(local))
         return local
 
@@ -552,11 +555,12 @@ class MlflowStore:
 
     def upload_logs(self, run_id: str) -> None:
         """Copy the run's local log files to its artifacts (done when the run ends)."""
-        folder = self.run_dir(run_id) / "logs"
-        if folder.is_dir():
-            for p in folder.iterdir():
-                if p.is_file():
-                    self.client.log_artifact(run_id, str(p), artifact_path="logs")
+        for name in LOG_DIRS:
+            folder = self.run_dir(run_id) / name
+            if folder.is_dir():
+                for p in folder.iterdir():
+                    if p.is_file():
+                        self.client.log_artifact(run_id, str(p), artifact_path=name)
 
     def portal_url(self, run_id: str, experiment_id: str | None = None) -> str:
         """The run's page in the MLflow UI (an empty string where there is no UI: a file or sqlite URI)."""
@@ -601,6 +605,22 @@ class _ScrubFilter(logging.Filter):
         if clean != text:
             record.msg, record.args = clean, None
         return True
+
+
+def _write_tags(tags: dict[str, str | None]) -> dict[str, str]:
+    """MLflow tags are strings: a tag without a value is stored as "" and marked, so it reads back as None."""
+    out: dict[str, str] = {}
+    for k, v in tags.items():
+        out[k] = "" if v is None else v
+        if not k.startswith(("mlflow.", TAG)):
+            out[f"{VALUELESS}{k}"] = "1" if v is None else "0"
+    return out
+
+
+def _read_tags(t: dict[str, str]) -> dict[str, str | None]:
+    return {
+        k: (None if t.get(f"{VALUELESS}{k}") == "1" else v) for k, v in t.items() if not k.startswith(("mlflow.", TAG))
+    }
 
 
 def _scrub_logs(uri: str) -> None:

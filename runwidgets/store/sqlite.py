@@ -3,7 +3,7 @@
 Layout of a workspace folder::
 
     runwidgets.db          experiments, runs, tags, properties, series, chunks, events
-    runs/<run_id>/...      the run's files: uploads, images/, logs/, outputs/
+    runs/<run_id>/...      the run's files: uploads, images/, azureml-logs/, outputs/
 
 Incremental reads rest on two append-only tables with rowid watermarks:
 ``chunks`` (metric points, one row per flushed batch of a series) and
@@ -35,6 +35,7 @@ from .base import (
     RunRecord,
     SeriesChunk,
     SeriesKey,
+    run_type,
 )
 from .details import Details
 from .errors import DamagedWorkspace, ReadOnlyWorkspace, RunNotFound, SchemaError, StoreFull, WorkspaceError
@@ -399,7 +400,7 @@ class SqliteStore:
                     started=started,
                     ended=ended,
                     heartbeat=hb,
-                    kind=kind,
+                    kind=run_type(kind),
                     tags=tags[rid],
                     properties=props[rid],
                     error=json.loads(err) if err else None,
@@ -480,7 +481,7 @@ class SqliteStore:
 
         return self._write(tx)
 
-    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+    def set_tags(self, run_id: str, tags: dict[str, str | None]) -> None:
         def tx(w):
             rid = self._rowid(run_id, w)
             w.executemany("INSERT OR REPLACE INTO tags VALUES(?,?,?)", [(rid, k, v) for k, v in tags.items()])
@@ -701,7 +702,7 @@ class SqliteStore:
 
         logs = None
         for run_id in log_runs:
-            for name, text, off in read_new_log_text(self.run_dir(run_id) / "logs", run_id, cursor.logs):
+            for name, text, off in read_new_log_text(self.run_dir(run_id), run_id, cursor.logs):
                 if logs is None:
                     logs = changes["logs"] = dict(cursor.logs)
                 logs[(run_id, name)] = off

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..store.base import QUEUED
+from ..store.base import QUEUED, SCRIPT_RUN
 from ..store.details import Details, ScriptDefinition
 
 if TYPE_CHECKING:
@@ -104,10 +104,12 @@ class ScriptRunConfig:
             python=d.python,
         )
 
-    def _submit(self, experiment: Experiment, tags: dict | None = None, **kwargs: Any) -> Run:
+    def _submit(
+        self, experiment: Experiment, tags: dict | None = None, parent: Run | None = None, **kwargs: Any
+    ) -> Run:
         if kwargs:
             raise TypeError(f"submit() got unexpected arguments {sorted(kwargs)}")
-        return submit_script(experiment, self, tags=tags)
+        return submit_script(experiment, self, tags=tags, parent=parent)
 
     def __repr__(self) -> str:
         what = f"script={self.script!r}" if self.script else f"command={self.command!r}"
@@ -132,7 +134,7 @@ def submit_script(
     from ..tracking.run import Run
 
     details = Details(supervised=True, definition=config.definition(list(extra_args)))
-    run = Run._start(experiment, name=name, parent=parent, tags=tags, kind="script", status=QUEUED, details=details)
+    run = Run._start(experiment, name=name, parent=parent, tags=tags, kind=SCRIPT_RUN, status=QUEUED, details=details)
     if properties:
         run.add_properties(properties)
     snapshot(config.source_directory, snapshot_dir(experiment.workspace, run.id))

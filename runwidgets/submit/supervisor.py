@@ -2,7 +2,7 @@
 
 It runs in its own session (so a kernel restart leaves it alone), starts the
 script in its own process group in the run's snapshot folder, tees the
-script's output into ``logs/driver_log.txt`` line by line, keeps the run's
+script's output into ``azureml-logs/70_driver_log.txt`` line by line, keeps the run's
 heartbeat, obeys cancel and ``max_run_duration_seconds``, collects
 ``outputs/``, and records the final status and error from the exit code.
 """

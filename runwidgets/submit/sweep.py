@@ -28,6 +28,8 @@ from ..store.base import (
     LIVE,
     QUEUED,
     RUNNING,
+    SCRIPT_RUN,
+    SWEEP_RUN,
     TERMINAL,
     heartbeat_timeout,
 )
@@ -108,7 +110,7 @@ class HyperDriveConfig:
                 run_config=rc.definition(),
             ),
         )
-        parent = HyperDriveRun._start(experiment, tags=tags, kind="sweep", status=QUEUED, details=details)
+        parent = HyperDriveRun._start(experiment, tags=tags, kind=SWEEP_RUN, status=QUEUED, details=details)
         parent.add_properties(
             {
                 "primary_metric_config": json.dumps({"name": self.primary_metric_name, "goal": self.goal.value}),
@@ -134,6 +136,8 @@ class HyperDriveConfig:
 class HyperDriveRun(Run):
     """The parent run of a sweep."""
 
+    RUN_TYPE = SWEEP_RUN
+
     def _ranked(self, include_failed: bool = True, include_canceled: bool = True) -> list[tuple[float | None, Run]]:
         cfg = ranking.primary_config(self._store.get_run(self.id).properties)
         if cfg is None:
@@ -144,7 +148,7 @@ class HyperDriveRun(Run):
             status = child.get_status()
             if (status == FAILED and not include_failed) or (status == CANCELED and not include_canceled):
                 continue
-            out.append((ranking.final_value(child.get_metrics(name).get(name)), child))
+            out.append((ranking.best_value(child.get_metrics(name).get(name), goal), child))
         return ranking.ranked(out, goal)
 
     def get_best_run_by_primary_metric(self, include_failed: bool = True, include_canceled: bool = True) -> Run | None:
@@ -172,8 +176,15 @@ class HyperDriveRun(Run):
         ]
         return rows[:top] if top else rows
 
-    def get_hyperparameters(self) -> dict[str, dict]:
-        return {c.id: json.loads(c.get_properties().get("hyperparameters", "{}")) for c in self.get_children()}
+    def get_hyperparameters(self) -> dict[str, str]:
+        """Each child's parameters as Azure gives them: ``{run_id: '{"--alpha": 0.5}'}`` (JSON text)."""
+        return {c.id: c._record.properties.get("hyperparameters", "{}") for c in self.get_children()}
+
+    def get_metrics(
+        self, name: str | None = None, recursive: bool = False, run_type: str | None = None, populate: bool = False
+    ) -> dict:
+        """The children's metrics, keyed by child run id (as Azure's ``HyperDriveRun.get_metrics``)."""
+        return {c.id: c.get_metrics(name) for c in self.get_children()}
 
     def wait_for_completion(
         self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
@@ -236,7 +247,7 @@ class SweepDriver(DetachedProcess):
         config = ScriptRunConfig.from_definition(self.spec.run_config, snapshot_dir(self.ws, self.parent.id))
         extra = as_arguments(params)
         details = Details(supervised=True, definition=config.definition(extra), hyperparameters=params)
-        child = Run._start(self.exp, parent=self.parent, kind="script", status=QUEUED, details=details)
+        child = Run._start(self.exp, parent=self.parent, kind=SCRIPT_RUN, status=QUEUED, details=details)
         child.add_properties({"hyperparameters": json.dumps(params)})
         snapshot(config.source_directory, snapshot_dir(self.ws, child.id))
         start_supervisor(self.ws, child.id, config)
@@ -247,7 +258,7 @@ class SweepDriver(DetachedProcess):
         values = self.store.read_series(child_id, self.metric)
         if not values:
             return
-        v = ranking.final_value(values[0].values.tolist())
+        v = ranking.best_value(values[0].values, self.goal)
         if v is None:
             return
         if ranking.is_better(v, self.best[0] if self.best else None, self.goal):

@@ -86,7 +86,7 @@ class Experiment:
         )
         if type is not None:
             recs = [r for r in recs if r.kind == type]
-        return [Run(self, r.run_id, _record=r) for r in reversed(recs)]
+        return [Run._of(self, r) for r in reversed(recs)]
 
     @staticmethod
     def list(workspace: Workspace, experiment_name: str | None = None) -> list[Experiment]:

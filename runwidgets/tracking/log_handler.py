@@ -15,7 +15,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class RunLogHandler(logging.Handler):
-    """``logging.getLogger().addHandler(run.get_logging_handler())`` records into ``logs/python_log.txt``."""
+    """``logging.getLogger().addHandler(run.get_logging_handler())`` records into ``azureml-logs/python_log.txt``."""
 
     def __init__(self, run: Run, level: int = logging.INFO) -> None:
         super().__init__(level)

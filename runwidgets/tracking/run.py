@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..store import base as st
-from ..store.files import DRIVER_LOG, PYTHON_LOG, SUPERVISOR_LOG  # noqa: F401 - part of this module's API
+from ..store.files import DRIVER_LOG, PYTHON_LOG, SUPERVISOR_LOG, is_log  # noqa: F401 - part of this module's API
 from ..store.uri import safe_href
 from . import validate as check
 from .buffer import PointBuffer
@@ -47,11 +47,31 @@ _STEP_TYPES = frozenset({np.int64, np.int32, np.int16, np.int8, np.uint32, np.ui
 _STEP_MIN, _STEP_MAX = -(2**63), 2**63
 
 
+# A run type -> the module holding its Run subclass, imported when a run of that type is read.
+_TYPED_RUNS = {st.SWEEP_RUN: "runwidgets.submit.sweep"}
+
+
 class Run:
     """One run of an experiment. ``Run(experiment, run_id)`` fetches an existing run."""
 
+    RUN_TYPE: str | None = None  # set by subclasses for the run type they stand for
+    _types: dict[str, type[Run]] = {}
     _context: Run | None = None
     _workspace_class: Any = None  # the Workspace class (workspace.py sets it)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.RUN_TYPE:
+            Run._types[cls.RUN_TYPE] = cls
+
+    @staticmethod
+    def _of(experiment: Experiment, rec: st.RunRecord) -> Run:
+        """The object for a stored run, of the class its type calls for (a sweep's is a HyperDriveRun)."""
+        if rec.kind in _TYPED_RUNS and rec.kind not in Run._types:
+            import importlib
+
+            importlib.import_module(_TYPED_RUNS[rec.kind])
+        return Run._types.get(rec.kind, Run)(experiment, rec.run_id, _record=rec)
 
     def __init__(self, experiment: Experiment, run_id: str, *, _record: st.RunRecord | None = None) -> None:
         self.experiment = experiment
@@ -83,7 +103,7 @@ class Run:
         name: str | None = None,
         parent: Run | None = None,
         tags: dict | None = None,
-        kind: str = "run",
+        kind: str = st.INTERACTIVE,
         status: str = st.RUNNING,
         details: st.Details | None = None,
         run_id: str | None = None,
@@ -378,7 +398,7 @@ class Run:
         """Add properties; they cannot change once set (ValueError). Use tags for what changes."""
         if not isinstance(properties, dict):
             raise TypeError(f"add_properties needs a dict, got {type(properties).__name__}")
-        self._store.add_properties(self.id, {k: check.tag_value(k, v) for k, v in properties.items()})
+        self._store.add_properties(self.id, {k: check.property_value(k, v) for k, v in properties.items()})
 
     def get_properties(self) -> dict[str, str]:
         return self._store.get_run(self.id).properties
@@ -444,6 +464,53 @@ class Run:
             check.run_id(run_id)
         return Run._start(self.experiment, name=name, parent=self, run_id=run_id)
 
+    def create_children(
+        self, count: int | None = None, tag_key: str | None = None, tag_values: Iterable[str] | None = None
+    ) -> list[Run]:
+        """Start several child runs at once; child i gets the tag ``tag_key: tag_values[i]``."""
+        values = None if tag_values is None else list(tag_values)
+        if values is not None and tag_key is None:
+            raise ValueError("create_children: tag_values needs a tag_key to set them under")
+        if count is None:
+            if values is None:
+                raise ValueError("create_children needs count=, or tag_key= with tag_values=")
+            count = len(values)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"create_children: count must be a whole number >= 1, got {count!r}")
+        if values is not None and len(values) != count:
+            raise ValueError(f"create_children: count={count} but {len(values)} tag_values")
+        return [
+            Run._start(self.experiment, parent=self, tags={tag_key: values[i]} if values is not None else None)
+            for i in range(count)
+        ]
+
+    def submit_child(self, config: Any, tags: dict | None = None, **kwargs: Any) -> Run:
+        """Submit a ``ScriptRunConfig`` as a child of this run (it runs in its own process)."""
+        submit = getattr(config, "_submit", None)
+        if submit is None:
+            raise TypeError(f"submit_child needs a ScriptRunConfig, got {type(config).__name__}")
+        return submit(self.experiment, tags=tags, parent=self, **kwargs)
+
+    @staticmethod
+    def get(workspace: Any, run_id: str) -> Run:
+        """The run with this id in ``workspace``, whichever experiment holds it."""
+        return workspace.get_run(run_id)
+
+    @staticmethod
+    def list(  # noqa: A003 - Azure's name
+        experiment: Experiment,
+        type: str | None = None,  # noqa: A002 - Azure's name
+        tags: dict | str | None = None,
+        properties: dict | None = None,
+        status: str | None = None,
+        include_children: bool = False,
+        _rehydrate_runs: bool = True,
+    ) -> list[Run]:
+        """Runs of ``experiment``, newest first (as ``experiment.get_runs``)."""
+        return experiment.get_runs(
+            type=type, tags=tags, properties=properties, status=status, include_children=include_children
+        )
+
     def get_children(
         self,
         recursive: bool = False,
@@ -455,16 +522,16 @@ class Run:
         """Child runs, oldest first; ``recursive`` includes their descendants."""
         tags = {tags: None} if isinstance(tags, str) else tags
         recs = self._store.find_runs(parent_id=self.id, tags=tags, properties=properties, status=status)
-        out = [Run(self.experiment, r.run_id, _record=r) for r in recs]
+        out = [Run._of(self.experiment, r) for r in recs if type is None or r.kind == type]
         if recursive:
             for child in list(out):
-                out += child.get_children(recursive=True, tags=tags, properties=properties, status=status)
+                out += child.get_children(recursive=True, tags=tags, properties=properties, type=type, status=status)
         return out
 
     @property
     def parent(self) -> Run | None:
         pid = self._record.parent_id
-        return Run(self.experiment, pid) if pid else None
+        return Run._of(self.experiment, self._store.get_run(pid)) if pid else None
 
     # -- status ------------------------------------------------------------------
     def _finish(self, status: str, error: dict | None = None) -> None:
@@ -526,13 +593,15 @@ class Run:
 
     # -- details -----------------------------------------------------------------
     def get_details(self) -> dict:
+        """The run as Azure's ``get_details()`` shapes it; ``endTimeUtc`` appears once the run has ended."""
         rec = self._record = self._store.get_run(self.id)
         files = self.get_file_names()
-        return {
+        out = {
             "runId": rec.run_id,
             "displayName": rec.name,
             "experiment": rec.experiment,
             "parentRunId": rec.parent_id,
+            "type": rec.kind,
             "target": "local",
             "status": rec.display_status,
             "startTimeUtc": _iso(rec.started),
@@ -541,9 +610,14 @@ class Run:
             "tags": rec.tags,
             "error": rec.display_error,
             "runDefinition": asdict(rec.details.definition) if rec.details.definition else {},
-            "logFiles": {f: str(self._store.file_path(self.id, f)) for f in files if f.startswith("logs/")},
+            "logFiles": {f: str(self._store.file_path(self.id, f)) for f in files if is_log(f)},
             "portalUrl": self.get_portal_url(),
         }
+        if rec.ended is None or rec.display_status not in st.TERMINAL:
+            del out["endTimeUtc"]
+        if rec.started is None:
+            del out["startTimeUtc"]
+        return out
 
     def wait_for_completion(
         self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
@@ -572,12 +646,57 @@ class Run:
     def display_name(self) -> str:
         return self._record.name
 
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        name = check.display_name(value, "display_name")
+        if name is None:
+            raise TypeError("display_name must be a str")
+        self._store.update_run(self.id, name=name)
+        self._record = self._store.get_run(self.id)
+
+    @property
+    def type(self) -> str:  # noqa: A003 - Azure's name
+        """The run's type as Azure names it: ``azureml.scriptrun``, ``hyperdrive``, ``interactive``."""
+        return self._record.kind
+
+    def restore_snapshot(self, snapshot_id: str | None = None, path: str | os.PathLike | None = None) -> str:
+        """Write the run's snapshot (the source it ran from) as a zip file; returns the zip's path.
+
+        ``path`` is a folder (the zip is ``<run_id>.zip`` in it) or a file name ending in ``.zip``;
+        without it, the working directory.
+        """
+        import shutil
+        import tempfile
+
+        from ..submit.config import snapshot_dir
+
+        dest = Path(path) if path is not None else Path.cwd()
+        if dest.suffix.lower() != ".zip":
+            dest = dest / f"{snapshot_id or self.id}.zip"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            src = snapshot_dir(self.experiment.workspace, self.id)  # a submitted run's
+            if not src.is_dir():  # start_logging(snapshot_directory=...) uploads it as files of the run
+                src = Path(tmp)
+                if not self.download_files("snapshot", output_directory=src, append_prefix=False):
+                    raise FileNotFoundError(
+                        f"run {self.id} has no snapshot: submitted runs have one, and"
+                        " start_logging(snapshot_directory=...) takes one"
+                    )
+            made = shutil.make_archive(str(dest.with_suffix("")), "zip", root_dir=src)
+        return str(Path(made).resolve())
+
+    def get_all_logs(self, destination: str | os.PathLike | None = None) -> list[str]:
+        """Copy every log file of the run into ``destination`` (default: a folder named after the run)."""
+        out = Path(destination) if destination is not None else Path.cwd() / self.id
+        return [self._store.get_file(self.id, n, str(out / n)) for n in self.get_file_names() if is_log(n)]
+
     def get_portal_url(self) -> str:
         """The run's page: in the dashboard (``runwidgets dashboard``), or the MLflow UI for an MLflow store."""
         return self.experiment.workspace.run_page(self.id)
 
     def get_logging_handler(self, level: int = logging.INFO) -> logging.Handler:
-        """A ``logging.Handler`` writing records into this run's ``logs/python_log.txt``."""
+        """A ``logging.Handler`` writing records into this run's ``azureml-logs/python_log.txt``."""
         from .log_handler import RunLogHandler
 
         return RunLogHandler(self, level=level)

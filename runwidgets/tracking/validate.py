@@ -243,10 +243,17 @@ def relative_name(name: Any, what: str = "file name") -> str:
     return text(check_name(name, what), what)
 
 
-def tag_value(key: Any, value: Any) -> str:
+def tag_value(key: Any, value: Any) -> str | None:
+    """A tag's value as stored: a str, or None for a tag set without one (``run.tag("flag")``)."""
     metric_name(key, "tag name")
     if value is None:
-        return ""
+        return None
     if isinstance(value, (str, int, float, bool)):
         return text(str(value), f"tag {key!r}: the value")
     raise TypeError(f"tag {key!r}: value must be a str, number or bool, got {type(value).__name__}")
+
+
+def property_value(key: Any, value: Any) -> str:
+    """A property's value as stored: properties are strings ("" for None)."""
+    v = tag_value(key, value)
+    return "" if v is None else v

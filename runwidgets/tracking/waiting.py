@@ -27,7 +27,7 @@ class LogFollower:
     """Reads a run's log file past an offset, whole lines only."""
 
     def __init__(self, run: Run, name: str) -> None:
-        self.path = run._store.file_path(run.id, f"logs/{name}")
+        self.path = run._store.file_path(run.id, name)
         self.offset = 0
 
     def read(self, final: bool = False) -> str:
@@ -71,7 +71,7 @@ def wait_for_completion(
 ) -> dict:
     out = out or sys.stdout
     if show_output:
-        out.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n\nStreaming logs/{DRIVER_LOG}\n")
+        out.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n\nStreaming {DRIVER_LOG}\n")
         out.write("=" * 40 + "\n\n")
     try:
         if show_output:

@@ -180,7 +180,7 @@ class Workspace:
     def get_run(self, run_id: str) -> Run:
         """The run with this id, in whichever experiment holds it (``RunNotFound``, a KeyError, if none)."""
         rec = self.store.get_run(run_id)
-        return Run(self.get_experiment(rec.experiment), rec.run_id, _record=rec)
+        return Run._of(self.get_experiment(rec.experiment), rec)
 
     def get_mlflow_tracking_uri(self) -> str:
         """What ``mlflow.set_tracking_uri()`` needs so plain mlflow calls land where we read."""

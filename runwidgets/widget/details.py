@@ -278,7 +278,7 @@ class RunDetails:
             rows.append(("Arguments", "Script", str(definition.script or definition.command)))
             if definition.arguments:
                 rows.append(("Arguments", "Arguments", " ".join(map(str, definition.arguments))))
-        rows += [("Tags", k, v) for k, v in rec.tags.items()]
+        rows += [("Tags", k, "" if v is None else v) for k, v in rec.tags.items()]
         rows += [("Properties", k, v) for k, v in rec.properties.items()]
         for name, group in self._state.metrics_of(rec.run_id).items():
             s = group[0]
@@ -355,8 +355,8 @@ class RunDetails:
                 except ValueError:
                     pass
             else:
-                params = " ".join(f"{a}={v}" for a, v in k.tags.items())
-            value = self._state.final_value(k.run_id, metric) if metric else None
+                params = " ".join(a if v is None else f"{a}={v}" for a, v in k.tags.items())
+            value = self._state.best_value(k.run_id, metric, goal) if metric and goal else None
             values.append(value)
             rows.append(
                 {"id": k.run_id, "name": k.name, "status": k.display_status, "started": k.started,

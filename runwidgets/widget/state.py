@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ranking
 from ..store.base import LIVE, SCALAR, TERMINAL, Delta, RunRecord, SeriesKey, heartbeat_timeout
 
 
@@ -145,7 +146,7 @@ class RunState:
         """Series of one run grouped by metric name, in order of first appearance (read-only)."""
         return self._groups.get(run_id, {})
 
-    def final_value(self, run_id: str, name: str) -> float | None:
+    def best_value(self, run_id: str, name: str, goal: str) -> float | None:
         """The value a child is ranked by (see ``runwidgets.ranking``)."""
         s = self.series.get(SeriesKey(run_id, name, SCALAR))
         if s is None or not s.n:
@@ -153,6 +154,4 @@ class RunState:
         if s.n == 1:  # a sweep child's usual one value: no array work
             v = float(s._y[0])
             return v if np.isfinite(v) else None
-        y = s.y
-        finite = np.flatnonzero(np.isfinite(y))  # the same rule as ranking.final_value, on an array
-        return float(y[finite[-1]]) if len(finite) else None
+        return ranking.best_value(s.y, goal)

@@ -3,7 +3,7 @@
 from runwidgets.hyperdrive import HyperDriveConfig, GridParameterSampling, choice, PrimaryMetricGoal
 """
 
-from .submit.sampling import (
+from ..submit.sampling import (
     GridParameterSampling,
     RandomParameterSampling,
     choice,
@@ -15,7 +15,7 @@ from .submit.sampling import (
     randint,
     uniform,
 )
-from .submit.sweep import HyperDriveConfig, HyperDriveRun, PrimaryMetricGoal
+from ..submit.sweep import HyperDriveConfig, HyperDriveRun, PrimaryMetricGoal
 
 __all__ = [
     "GridParameterSampling",
