@@ -7,6 +7,7 @@ The Azure ML v1 run API (``Workspace``, ``Experiment``, ``Run``,
 from . import _aliases
 from ._logging import configure as _configure_logging
 from .submit import ScriptRunConfig
+from .submit.environment import Environment, RunConfiguration
 from .tracking import Experiment, Run, Workspace
 from .tracking.waiting import RunFailedError
 
@@ -26,8 +27,10 @@ _aliases.install()
 __version__ = "0.1.0"
 VERSION = __version__  # Azure ML's spelling (azureml.core.VERSION)
 __all__ = [
+    "Environment",
     "Experiment",
     "Run",
+    "RunConfiguration",
     "RunDetails",
     "RunFailedError",
     "ScriptRunConfig",

@@ -52,7 +52,7 @@ def cmd_ls(args) -> int:
     store = ws.store
     exps = [args.experiment] if args.experiment else store.list_experiments()
     if not exps:
-        print(f"no experiments in {ws.location}")
+        print(f"no experiments in {ws.address}")
         return 0
     for name in exps:
         recs = store.find_runs(experiment=name, parent_id=None)

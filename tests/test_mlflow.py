@@ -220,7 +220,7 @@ def test_credentials_never_leak(server, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-s3cret")
     uri = server.url.replace("http://", "http://alice:pa55word@")
     ws = Workspace(tmp_path / "ws", tracking_uri=uri)
-    assert "pa55word" not in repr(ws) and "pa55word" not in ws.location
+    assert "pa55word" not in repr(ws) and "pa55word" not in ws.address
     logger = logging.getLogger("runwidgets")
     logger.propagate = True
     try:

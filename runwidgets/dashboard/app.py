@@ -66,7 +66,7 @@ class Dashboard:
         link = f' · <a href="?experiment={quote(self.experiment or "")}">← all runs</a>' if back else ""
         return W.HTML(
             f"<div class='rw'><span class='rw-title'>runwidgets</span> "
-            f"<span class='rw-muted'>{e(text)} · {e(self.ws.location)}</span>{link}</div>"
+            f"<span class='rw-muted'>{e(text)} · {e(self.ws.address)}</span>{link}</div>"
         )
 
     def _run_page(self) -> W.VBox:

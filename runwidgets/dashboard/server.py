@@ -133,7 +133,7 @@ def serve(args) -> int:
     try:
         proc, base = start(ws, args.port, args.ip, token=token)
         url = f"{base}/" + (f"?token={token}" if token else "")
-        print(f"runwidgets dashboard for {ws.location}: {url}   (Ctrl-C stops it)", flush=True)
+        print(f"runwidgets dashboard for {ws.address}: {url}   (Ctrl-C stops it)", flush=True)
         if not args.no_browser:
             import webbrowser
 

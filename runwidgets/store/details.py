@@ -12,6 +12,32 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class EnvironmentSpec:
+    """The Python a submitted script runs in: an interpreter as it is, or packages to build an environment of."""
+
+    name: str = ""
+    user_managed: bool = True
+    interpreter: str | None = None  # user-managed: the Python to run
+    requirements: list[str] = field(default_factory=list)  # pip requirements (conda packages already mapped)
+    pip_options: list[str] = field(default_factory=list)  # --index-url and the like
+    python_version: str | None = None  # asked for; the environment is built on this machine's Python
+
+    def key(self) -> str:
+        """What identifies a built environment: the same packages, over the same base Python."""
+        import hashlib
+        import json
+        import sys
+
+        text = json.dumps([sorted(self.requirements), self.pip_options, sys.prefix], separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_json(cls, data: dict) -> EnvironmentSpec:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
 class ScriptDefinition:
     """How a submitted script runs: the command line and what ScriptRunConfig said."""
 
@@ -23,11 +49,15 @@ class ScriptDefinition:
     max_run_duration_seconds: float | None = None
     environment_variables: list[str] = field(default_factory=list)  # names only: values may be secrets
     python: str | None = None
+    environment: EnvironmentSpec | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> ScriptDefinition:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("environment"):
+            values["environment"] = EnvironmentSpec.from_json(values["environment"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)

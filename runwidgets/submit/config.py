@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store.base import QUEUED, SCRIPT_RUN
-from ..store.details import Details, ScriptDefinition
+from ..store.details import Details, EnvironmentSpec, ScriptDefinition
+from . import venvs
+from .environment import Environment, RunConfiguration
 
 if TYPE_CHECKING:
     from ..tracking.experiment import Experiment
@@ -25,29 +27,43 @@ SNAPSHOT_LIMIT = 300 * 1024 * 1024  # Azure ML's limit, and a sign that data sit
 
 
 class ScriptRunConfig:
-    """What to run: ``script`` (with ``arguments``) or a shell ``command``, from ``source_directory``."""
+    """What to run: ``script`` (with ``arguments``) or a shell ``command``, from ``source_directory``.
+
+    ``environment`` (an :class:`Environment`) says which Python runs it; without
+    one, the Python of this notebook. ``environment_variables`` is a shorthand
+    for ``run_config.environment_variables``.
+    """
 
     def __init__(
         self,
         source_directory: str | os.PathLike = ".",
         script: str | None = None,
         arguments: list | None = None,
+        run_config: RunConfiguration | None = None,
         command: str | list | None = None,
+        compute_target: Any = None,
+        environment: Environment | None = None,
         max_run_duration_seconds: float | None = None,
         environment_variables: dict[str, str] | None = None,
-        python: str | None = None,
-        compute_target: str | None = None,
         **kwargs: Any,
     ) -> None:
+        for unset in ("distributed_job_config", "docker_runtime_config"):  # Azure's, meaningful only when set
+            if unset in kwargs and kwargs[unset] is None:
+                del kwargs[unset]
         if kwargs:
             raise TypeError(
                 f"ScriptRunConfig got {sorted(kwargs)}: runs are local processes here; use"
-                " environment_variables= and python= to shape them"
+                " environment= (an Environment) and environment_variables= to shape them"
             )
-        if compute_target not in (None, "local"):
+        target = getattr(compute_target, "name", compute_target)
+        if target not in (None, "local"):
             raise ValueError(
-                f"compute_target={compute_target!r}: runwidgets runs scripts locally; pass 'local' or nothing"
+                f"compute_target={target!r}: runwidgets runs scripts locally; pass 'local' or nothing"
             )
+        if run_config is not None and not isinstance(run_config, RunConfiguration):
+            raise TypeError(f"run_config must be a RunConfiguration, got {type(run_config).__name__}")
+        if environment is not None and not isinstance(environment, Environment):
+            raise TypeError(f"environment must be an Environment, got {type(environment).__name__}")
         if (script is None) == (command is None):
             raise ValueError("ScriptRunConfig needs exactly one of script= or command=")
         self.source_directory = Path(source_directory).expanduser().resolve()
@@ -61,26 +77,47 @@ class ScriptRunConfig:
             isinstance(max_run_duration_seconds, (int, float)) and max_run_duration_seconds > 0
         ):
             raise ValueError(f"max_run_duration_seconds must be a positive number, got {max_run_duration_seconds!r}")
-        env = dict(environment_variables or {})
-        for k, v in env.items():
-            if not isinstance(k, str) or not isinstance(v, str):
-                raise TypeError(f"environment_variables must map str to str; {k!r}: {v!r} is not")
+        self.run_config = run_config or RunConfiguration()
+        if environment is not None:
+            self.run_config.environment = environment
+        if environment_variables:
+            self.run_config.environment_variables = {**self.run_config.environment_variables, **environment_variables}
+        if max_run_duration_seconds is not None:
+            self.run_config.max_run_duration_seconds = max_run_duration_seconds
         self.script = script
         self.arguments = [str(a) for a in (arguments or [])]
         self.command = command
-        self.max_run_duration_seconds = max_run_duration_seconds
-        self.environment_variables = env
-        self.python = python or sys.executable
+        self._recorded_environment: EnvironmentSpec | None = None  # a sweep child's: as the parent recorded it
 
-    def argv(self, extra: Sequence[str] = ()) -> list[str]:
+    @property
+    def environment_variables(self) -> dict[str, str]:
+        env = self.run_config.environment_variables
+        for k, v in env.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(f"environment_variables must map str to str; {k!r}: {v!r} is not")
+        return env
+
+    @property
+    def max_run_duration_seconds(self) -> float | None:
+        return self.run_config.max_run_duration_seconds
+
+    def environment(self) -> EnvironmentSpec:
+        """The environment the run gets, checked (a Docker image or a conda-only package is refused here)."""
+        return self._recorded_environment or self.run_config.environment._spec()
+
+    def argv(self, extra: Sequence[str] = (), python: str | None = None) -> list[str]:
         """The command line the supervisor runs, in the snapshot folder."""
         if self.script is not None:
-            return [self.python, "-u", self.script, *self.arguments, *extra]
+            return [python or venvs.interpreter(self.environment()), "-u", self.script, *self.arguments, *extra]
         if isinstance(self.command, str):
             return ["/bin/sh", "-c", " ".join([self.command, *map(_quote, extra)])]
         return [str(c) for c in self.command or []] + list(extra)
 
     def definition(self, extra: Sequence[str] = ()) -> ScriptDefinition:
+        limit = self.max_run_duration_seconds
+        if limit is not None and not (isinstance(limit, (int, float)) and limit > 0):
+            raise ValueError(f"max_run_duration_seconds must be a positive number, got {limit!r}")
+        env = self.environment()
         return ScriptDefinition(
             argv=self.argv(extra),
             script=self.script,
@@ -89,20 +126,22 @@ class ScriptRunConfig:
             source_directory=str(self.source_directory),
             max_run_duration_seconds=self.max_run_duration_seconds,
             environment_variables=sorted(self.environment_variables),  # names only: values may be secrets
-            python=self.python,
+            python=venvs.interpreter(env),
+            environment=env,
         )
 
     @classmethod
     def from_definition(cls, d: ScriptDefinition, source_directory: str | os.PathLike) -> ScriptRunConfig:
         """The config a recorded definition came from, run from another folder (a sweep child's snapshot)."""
-        return cls(
+        config = cls(
             source_directory=source_directory,
             script=d.script,
             arguments=d.arguments,
             command=d.command,
             max_run_duration_seconds=d.max_run_duration_seconds,
-            python=d.python,
         )
+        config._recorded_environment = d.environment or EnvironmentSpec(interpreter=d.python)
+        return config
 
     def _submit(
         self, experiment: Experiment, tags: dict | None = None, parent: Run | None = None, **kwargs: Any

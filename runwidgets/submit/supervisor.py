@@ -20,8 +20,9 @@ from pathlib import Path
 
 from .._process import die_with_parent, stop_group
 from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, LIVE, RUNNING, STARTING
-from ..store.files import DRIVER_LOG
+from ..store.files import BUILD_LOG, DRIVER_LOG
 from ..tracking.workspace import Workspace
+from . import venvs
 from .config import snapshot_dir
 from .detached import DetachedProcess
 
@@ -72,6 +73,8 @@ class Supervisor(DetachedProcess):
         self.note_details(supervisor_pid=os.getpid())
         workdir = snapshot_dir(self.ws, self.run_id)
         argv = self.definition.argv
+        if not self.prepare_environment():
+            return 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "RUNWIDGETS_SUBMITTED": "1"}
         log_path = self.store.log_path(self.run_id, DRIVER_LOG)
         self.say(f"starting {argv} in {workdir}")
@@ -108,6 +111,31 @@ class Supervisor(DetachedProcess):
             status, error = FAILED, error_from_output(list(self.tail), code)
         self.finish(status, error, exit_code=code)
         return 0
+
+    def prepare_environment(self) -> bool:
+        """Build (or reuse) the run's environment; False when the run ended instead (failed or canceled)."""
+        spec = self.definition.environment
+        if spec is None or spec.user_managed:
+            return True
+        self.say(f"preparing environment {spec.name!r}")
+        with open(self.store.log_path(self.run_id, BUILD_LOG), "a", encoding="utf-8") as log:
+            try:
+                venvs.ensure(spec, log, canceled=self.cancel_requested)
+            except venvs.BuildCanceled as e:
+                self.say(str(e))
+                self.finish(CANCELED, None)
+                return False
+            except (venvs.BuildFailed, OSError) as e:
+                log.write(f"{e}\n")
+                self.finish(FAILED, {"code": "EnvironmentBuildFailed", "message": f"environment {spec.name!r}: {e}"})
+                return False
+        return True
+
+    def cancel_requested(self) -> bool:
+        try:
+            return self.store.get_run(self.run_id).status == CANCEL_REQUESTED
+        except Exception:
+            return False
 
     def watch(self, proc: subprocess.Popen, started: float) -> tuple[str, dict | None] | None:
         """Wait for the script; on a cancel request or time limit, stop its process group."""

@@ -100,12 +100,12 @@ class Experiment:
         return hash((self.workspace, self.name))
 
     def __repr__(self) -> str:
-        return f"Experiment(name={self.name!r}, workspace={self.workspace.location!r})"
+        return f"Experiment(name={self.name!r}, workspace={self.workspace.address!r})"
 
     def _repr_html_(self) -> str:
         n = len(self.workspace.store.find_runs(experiment=self.name, parent_id=None))
         e = html.escape
         return (
             "<table><tr><th>Name</th><th>Workspace</th><th>Runs</th></tr>"
-            f"<tr><td>{e(self.name)}</td><td>{e(self.workspace.location)}</td><td>{n}</td></tr></table>"
+            f"<tr><td>{e(self.name)}</td><td>{e(self.workspace.address)}</td><td>{n}</td></tr></table>"
         )

@@ -157,7 +157,7 @@ class Run:
                 "runwidgets: not a submitted run; recording to local run %s (experiment %r) in %s",
                 run.id,
                 exp_name,
-                ws.location,
+                ws.address,
             )
         run._pid = os.getpid()
         cls._context = run

@@ -21,6 +21,7 @@ log = logging.getLogger("runwidgets")
 DEFAULT_FOLDER = ".runwidgets"
 CONFIG_NAME = "config.json"
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8866"
+LOCAL = "local"  # subscription_id, resource_group and location of a workspace on this machine
 
 _stores: dict[tuple, Any] = {}
 _stores_lock = threading.Lock()
@@ -32,6 +33,11 @@ class Workspace:
     ``Workspace(path)`` opens (or creates) a local workspace folder;
     ``create=False`` only opens one that exists (:class:`WorkspaceNotFound` otherwise).
     ``Workspace.from_config()`` finds one the way Azure ML found ``config.json``.
+
+    Azure's attributes have local values, which the workspace's ``config.json``
+    may set (it takes Azure's own keys): ``name`` (``workspace_name``; default,
+    the folder holding the workspace), ``subscription_id``, ``resource_group``
+    and ``location`` (each ``"local"`` by default).
     """
 
     def __init__(
@@ -57,7 +63,10 @@ class Workspace:
         cfg = self._read_config()
         self.tracking_uri = tracking_uri or cfg.get("tracking_uri")
         self._portal_url = portal_url or cfg.get("portal_url")
-        self.name = cfg.get("name") or self.path.parent.name or "workspace"
+        self.name = cfg.get("name") or cfg.get("workspace_name") or self.path.parent.name or "workspace"
+        self.subscription_id = str(cfg.get("subscription_id") or LOCAL)
+        self.resource_group = str(cfg.get("resource_group") or LOCAL)
+        self.location = str(cfg.get("location") or LOCAL)
 
     def _read_config(self) -> dict:
         f = self.path / CONFIG_NAME
@@ -107,12 +116,12 @@ class Workspace:
             else:
                 ws, how = cls(DEFAULT_FOLDER, create=create), "a new local folder"
         if how != "the given path":
-            log.info("runwidgets: workspace %s (from %s)", ws.location, how)
+            log.info("runwidgets: workspace %s (from %s)", ws.address, how)
         return ws
 
     def write_config(self, **settings: Any) -> Path:
         """Save settings (``portal_url``, ``tracking_uri``, ``name``) into the workspace's config.json."""
-        allowed = {"portal_url", "tracking_uri", "name"}
+        allowed = {"portal_url", "tracking_uri", "name", "subscription_id", "resource_group", "location"}
         bad = set(settings) - allowed
         if bad:
             raise TypeError(f"unknown workspace settings {sorted(bad)}; known: {sorted(allowed)}")
@@ -127,10 +136,13 @@ class Workspace:
                 self._portal_url = v
             elif k == "tracking_uri":
                 self.tracking_uri = v
+            elif v is not None:
+                setattr(self, k, v)
         return f
 
     @property
-    def location(self) -> str:
+    def address(self) -> str:
+        """Where the runs are: the folder, or the MLflow tracking URI without its credentials."""
         return redact(self.tracking_uri) if self.tracking_uri else str(self.path)
 
     @property
@@ -183,13 +195,16 @@ class Workspace:
         return Run._of(self.get_experiment(rec.experiment), rec)
 
     def get_mlflow_tracking_uri(self) -> str:
-        """What ``mlflow.set_tracking_uri()`` needs so plain mlflow calls land where we read."""
+        """What ``mlflow.set_tracking_uri()`` needs so plain MLflow calls land in this workspace's runs.
+
+        For a local workspace, ``runwidgets:///path/to/workspace``: MLflow reaches
+        the embedded store through our plugin (``runwidgets.mlflow_plugin``).
+        """
         if self.tracking_uri:
             return self.tracking_uri
-        raise ValueError(
-            "this workspace keeps runs in its local store, not MLflow; open it with"
-            " Workspace(path, tracking_uri='http://host:5000') to use an MLflow server"
-        )
+        from ..mlflow_plugin.uri import tracking_uri
+
+        return tracking_uri(self.path)
 
     def _env(self) -> dict[str, str]:
         """Environment variables that let another process open this workspace."""
@@ -207,7 +222,7 @@ class Workspace:
         return hash((self.path, self.tracking_uri))
 
     def __repr__(self) -> str:
-        return f"Workspace({self.location!r})"
+        return f"Workspace({self.address!r})"
 
 
 Run._workspace_class = Workspace  # Run.get_context opens workspaces without importing this module
