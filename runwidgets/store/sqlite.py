@@ -308,6 +308,10 @@ class SqliteStore:
     def list_experiments(self) -> list[str]:
         return [r[0] for r in self._read("SELECT name FROM experiments ORDER BY created")]
 
+    def experiment_rows(self) -> list[tuple[int, str, float]]:
+        """(id, name, created) of every experiment: the ids MLflow's API names experiments by."""
+        return [tuple(r) for r in self._read("SELECT id, name, created FROM experiments ORDER BY id")]
+
     # -- runs --------------------------------------------------------------
     def _rowid(self, run_id: str, con: sqlite3.Connection | None = None) -> int:
         rid = self._run_ids.get(run_id)
@@ -616,6 +620,24 @@ class SqliteStore:
             for run_id, name, vtype, vals in rows:
                 last = codec.decode_values(vtype, vals)[-1]
                 out[run_id][name] = last.item() if hasattr(last, "item") else last
+        return out
+
+    def last_points(self, run_id: str) -> dict[str, tuple[Any, float | None, float]]:
+        """(value, step, wall) of the last point of every scalar metric of a run, from each series' last chunk."""
+        rows = self._read(
+            "SELECT s.name, c.vtype, c.vals, c.steps, c.walls FROM runs r JOIN series s ON s.run = r.id"
+            " JOIN chunks c ON c.id = (SELECT max(id) FROM chunks WHERE series = s.id)"
+            " WHERE s.kind = 'scalar' AND r.run_id = ?",
+            (run_id,),
+        )
+        out = {}
+        for name, vtype, vals, steps, walls in rows:
+            values = codec.decode_values(vtype, vals)
+            n = len(values)
+            st, wl = codec.decode_floats(steps, n), codec.decode_floats(walls, n)
+            v = values[-1]
+            step = None if st is None or np.isnan(st[-1]) else float(st[-1])
+            out[name] = (v.item() if hasattr(v, "item") else v, step, float(wl[-1]) if wl is not None else 0.0)
         return out
 
     # -- incremental reads -------------------------------------------------

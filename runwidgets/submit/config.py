@@ -57,9 +57,7 @@ class ScriptRunConfig:
             )
         target = getattr(compute_target, "name", compute_target)
         if target not in (None, "local"):
-            raise ValueError(
-                f"compute_target={target!r}: runwidgets runs scripts locally; pass 'local' or nothing"
-            )
+            raise ValueError(f"compute_target={target!r}: runwidgets runs scripts locally; pass 'local' or nothing")
         if run_config is not None and not isinstance(run_config, RunConfiguration):
             raise TypeError(f"run_config must be a RunConfiguration, got {type(run_config).__name__}")
         if environment is not None and not isinstance(environment, Environment):
@@ -229,13 +227,22 @@ def snapshot(src: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
 
 
+def run_env(workspace, run_id: str) -> dict[str, str]:
+    """What a submitted script needs to log into its own run: through runwidgets' SDK or plain MLflow."""
+    return {
+        "RUNWIDGETS_RUN_ID": run_id,
+        "MLFLOW_TRACKING_URI": workspace.get_mlflow_tracking_uri(),
+        "MLFLOW_RUN_ID": run_id,  # mlflow.start_run() resumes the run instead of starting another
+    }
+
+
 def start_supervisor(workspace, run_id: str, config: ScriptRunConfig) -> int:
     """Start ``python -m runwidgets.submit.supervisor`` in its own session: it outlives the kernel."""
     from ..store.files import SUPERVISOR_LOG
 
     store = workspace.store
     # The script's own variables travel in the supervisor's environment, never in the store.
-    env = {**os.environ, **config.environment_variables, **workspace._env(), "RUNWIDGETS_RUN_ID": run_id}
+    env = {**os.environ, **config.environment_variables, **workspace._env(), **run_env(workspace, run_id)}
     log_path = store.log_path(run_id, SUPERVISOR_LOG)
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(

@@ -196,7 +196,8 @@ class CondaDependencies:
                     " environment you prepared"
                 )
             out.append(CONDA_TO_PIP.get(name, name) + _pip_version(version))
-        return out + list(self._pip)
+        # Azure's own packages (azureml-defaults, azureml-mlflow, ...) are what runwidgets stands in for
+        return out + [p for p in self._pip if not _base_name(p).startswith("azureml")]
 
     def __repr__(self) -> str:
         return f"CondaDependencies(conda={self._conda}, pip={self._pip}, python={self._python})"

@@ -76,6 +76,8 @@ class Supervisor(DetachedProcess):
         if not self.prepare_environment():
             return 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "RUNWIDGETS_SUBMITTED": "1"}
+        if self.definition.python:  # a command's "python" is the run's environment's
+            env["PATH"] = os.pathsep.join([os.path.dirname(self.definition.python), env.get("PATH", "")])
         log_path = self.store.log_path(self.run_id, DRIVER_LOG)
         self.say(f"starting {argv} in {workdir}")
         try:
