@@ -1,5 +1,6 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,9 +9,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 # Tests never depend on the user's environment; each gets its own workspace.
-for var in ("RUNWIDGETS_RUN_ID", "RUNWIDGETS_WORKSPACE", "RUNWIDGETS_PORTAL_URL", "RUNWIDGETS_TRACKING_URI"):
+for var in (
+    "RUNWIDGETS_RUN_ID",
+    "RUNWIDGETS_WORKSPACE",
+    "RUNWIDGETS_PORTAL_URL",
+    "RUNWIDGETS_TRACKING_URI",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+):
     os.environ.pop(var, None)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Environments built by tests: one cache for the session, and pip never reaches an index (no test leaves
+# this machine): requirements must be satisfied by the test environment or by local wheels.
+os.environ["RUNWIDGETS_ENV_CACHE"] = tempfile.mkdtemp(prefix="runwidgets-envs-")
+os.environ["PIP_NO_INDEX"] = "1"
 
 
 @pytest.fixture

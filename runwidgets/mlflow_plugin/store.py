@@ -263,11 +263,12 @@ class WorkspaceTrackingStore(AbstractStore):
     def log_batch(self, run_id, metrics, params, tags):
         _validate_batch_log_data(metrics, params, tags)
         self._record(run_id)
-        if any(getattr(m, "model_id", None) for m in metrics):
-            # MLflow 3 links a run's latest metrics to a model it logs by logging them again: the same
-            # (value, step, time) is one point, as in MLflow's own stores
-            last = self.store.last_points(run_id)
-            metrics = [m for m in metrics if last.get(m.key) != (m.value, m.step, m.timestamp / 1000)]
+        linked = {m.key for m in metrics if getattr(m, "model_id", None)}
+        if linked:
+            # MLflow 3 links a run's points to a model it logs by logging them again with the model's id:
+            # a point already there (same value, step and time) stays one point, as in MLflow's own stores
+            have = {(m.key, m.value, m.step, m.timestamp) for k in linked for m in self._history(run_id, k)}
+            metrics = [m for m in metrics if (m.key, m.value, m.step, m.timestamp) not in have]
         batches: dict[str, st.PointBatch] = {}
         for m in metrics:
             b = batches.get(m.key)
@@ -306,6 +307,10 @@ class WorkspaceTrackingStore(AbstractStore):
 
     def get_metric_history(self, run_id, metric_key, max_results=None, page_token=None):
         self._record(run_id)
+        out = self._history(run_id, metric_key)
+        return PagedList(out[:max_results] if max_results else out, None)
+
+    def _history(self, run_id: str, metric_key: str) -> list[Metric]:
         out = []
         for ch in self.store.read_series(run_id, metric_key):
             if ch.key.kind != st.SCALAR:
@@ -313,7 +318,7 @@ class WorkspaceTrackingStore(AbstractStore):
             for v, x, wall in zip(ch.values.tolist(), ch.x().tolist(), ch.walls.tolist()):
                 if isinstance(v, (int, float)):
                     out.append(Metric(metric_key, float(v), int(wall * 1000), int(x)))
-        return PagedList(out[:max_results] if max_results else out, None)
+        return out
 
     def _search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token):
         if run_view_type == ViewType.DELETED_ONLY:

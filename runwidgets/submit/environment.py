@@ -114,11 +114,7 @@ class CondaDependencies:
                 for p in dep["pip"] or []:
                     self.add_pip_package(str(p))
             elif isinstance(dep, str):
-                m = _CONDA_SPEC.match(dep.strip())
-                if m and m.group("name") == "python" and m.group("version"):
-                    self._python = m.group("version").lstrip("=")
-                else:
-                    self.add_conda_package(dep)
+                self.add_conda_package(dep)
             else:
                 raise ValueError(f"{path}: cannot read the dependency {dep!r}")
 
@@ -131,7 +127,10 @@ class CondaDependencies:
 
     def add_conda_package(self, conda_package: str) -> None:
         conda_package = _text(conda_package, "conda package")
-        if conda_package not in self._conda:
+        m = _CONDA_SPEC.match(conda_package)
+        if m and m.group("name") == "python" and m.group("version"):  # "python=3.8" names the version
+            self._python = m.group("version").lstrip("=")
+        elif conda_package not in self._conda:
             self._conda.append(conda_package)
 
     def remove_pip_package(self, pip_package: str) -> None:

@@ -65,10 +65,12 @@ def ensure(spec: EnvironmentSpec, log: IO[str], canceled: Callable[[], bool] = l
     target = env_dir(spec)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
-        if not (target / DONE).exists():
-            log.write(f"waiting for the lock on environment {spec.name!r}\n")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another run is building it: wait, then reuse it
+            log.write(f"another run is building environment {spec.name!r}; waiting for it\n")
             log.flush()
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another run may be building it: wait, then reuse it
+            fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / DONE).exists():
             log.write(f"reusing environment {spec.name!r} ({spec.key()}) at {target}\n")
             return interpreter(spec)
