@@ -179,7 +179,7 @@ def test_manage_runs_tour(tmp_path, monkeypatch, capsys):
     assert [k.get_tags().get("fold") for k in kids[5:]] == ["a", "b"]
 
     with exp.start_logging() as parent_run:
-        for c, count in enumerate(range(5)):
+        for c, _count in enumerate(range(5)):
             with parent_run.child_run() as child:
                 child.log(name="Hello from child run", value=c)
     assert len(list(parent_run.get_children())) == 5
@@ -304,7 +304,7 @@ def test_train_on_local_tour(tmp_path, monkeypatch):
 
     print("SDK version:", runwidgets.core.VERSION)
     monkeypatch.chdir(tmp_path)
-    scripts = write(tmp_path / "scripts", TRAIN_ON_LOCAL)
+    write(tmp_path / "scripts", TRAIN_ON_LOCAL)
     ws = Workspace(tmp_path / "ws")
     assert (ws.subscription_id, ws.resource_group, ws.location) == ("local", "local", "local") and ws.name
     exp = Experiment(workspace=ws, name="train-on-local")
@@ -758,3 +758,33 @@ def test_mlflow_projects_tour(tmp_path, monkeypatch, mlflow_uri):
     with pytest.raises(ValueError, match="compute_target"):
         mlflow.projects.run(uri=".", parameters={"alpha": 0.1}, backend="azureml",
                             backend_config={"USE_CONDA": False, "COMPUTE": "gpu-cluster"})  # fmt: skip
+
+
+def test_framework_loggers_through_mlflow_client(ws, mlflow_uri):
+    """What PyTorch Lightning's MLFlowLogger and Hugging Face's MLflow callback do, call for call, through
+    MlflowClient(tracking_uri): neither framework is installed here (they pull in torch)."""
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+    from runwidgets.widgets import RunDetails
+
+    client = MlflowClient(tracking_uri=ws.get_mlflow_tracking_uri())
+    assert client.get_experiment_by_name("lightning_logs") is None
+    exp_id = client.create_experiment(name="lightning_logs")
+    run = client.create_run(experiment_id=exp_id, tags={"mlflow.runName": "lit"})
+    run_id = run.info.run_id
+    client.log_batch(run_id, params=[Param("lr", "0.001"), Param("batch_size", "32")])
+    now = int(time.time() * 1000)
+    for step in range(20):
+        client.log_batch(run_id, metrics=[Metric("train_loss", 1 / (step + 1), now + step, step),
+                                          Metric("epoch", step // 10, now + step, step)])  # fmt: skip
+    ours = ws.get_run(run_id)
+    assert ours.get_status() == "Running" and ours.name == "lit"  # live while the trainer runs
+    client.set_terminated(run_id, "FINISHED")
+    assert ours.get_status() == "Completed" and ours.get_properties() == {"lr": "0.001", "batch_size": "32"}
+    assert ours.get_metrics()["train_loss"] == pytest.approx([1 / (s + 1) for s in range(20)])
+    view = RunDetails(ours)
+    try:
+        _ = view.widget
+        assert np.allclose(view.chart("train_loss").lines.x, np.arange(20))  # steps are the x axis
+    finally:
+        view.close()

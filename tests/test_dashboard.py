@@ -105,6 +105,7 @@ def test_make_demo_bounded(tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
+        env={k: v for k, v in os.environ.items() if k != "PIP_NO_INDEX"},  # make may (re)install the venv
     )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     out = p.stdout

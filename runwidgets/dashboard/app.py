@@ -133,8 +133,9 @@ class Dashboard:
         for r in recs:
             vals = {m: latest[r.run_id][m] for m in metrics if m in latest[r.run_id]}
             vals = {m: (None if isinstance(v, float) and not math.isfinite(v) else v) for m, v in vals.items()}
-            if r.tags.get("best_primary_metric") and r.tags.get("primary_metric"):
-                vals[f"best {r.tags['primary_metric']}"] = number(r.tags["best_primary_metric"])
+            best, metric = r.tags.get("best_primary_metric"), r.tags.get("primary_metric")
+            if best and metric:
+                vals[f"best {metric}"] = number(best)
             rows.append(
                 {
                     "id": r.run_id,

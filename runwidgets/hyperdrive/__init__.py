@@ -3,6 +3,13 @@
 from runwidgets.hyperdrive import HyperDriveConfig, GridParameterSampling, choice, PrimaryMetricGoal
 """
 
+from ..submit.policy import (
+    BanditPolicy,
+    EarlyTerminationPolicy,
+    MedianStoppingPolicy,
+    NoTerminationPolicy,
+    TruncationSelectionPolicy,
+)
 from ..submit.sampling import (
     GridParameterSampling,
     RandomParameterSampling,
@@ -18,6 +25,11 @@ from ..submit.sampling import (
 from ..submit.sweep import HyperDriveConfig, HyperDriveRun, PrimaryMetricGoal
 
 __all__ = [
+    "BanditPolicy",
+    "EarlyTerminationPolicy",
+    "MedianStoppingPolicy",
+    "NoTerminationPolicy",
+    "TruncationSelectionPolicy",
     "GridParameterSampling",
     "HyperDriveConfig",
     "HyperDriveRun",

@@ -55,6 +55,7 @@ from mlflow.utils.validation import _validate_batch_log_data
 
 from ..store import base as st
 from ..store.errors import RunNotFound
+from ..store.sqlite import SqliteStore
 from ..tracking import validate as check
 from .uri import local_path, tracking_uri
 
@@ -85,9 +86,10 @@ class WorkspaceTrackingStore(AbstractStore):
 
         self.uri = store_uri or ""
         self.workspace = Workspace(local_path(self.uri))
-        self.store = self.workspace.store
-        if not hasattr(self.store, "experiment_rows"):
+        store = self.workspace.store
+        if not isinstance(store, SqliteStore):
             raise MlflowException(f"{self.uri} is not a local workspace", INVALID_PARAMETER_VALUE)
+        self.store: SqliteStore = store
         self.models = Path(self.workspace.path) / MODELS
         self._live: set[str] = set()  # runs this process started through MLflow and keeps beating
         self._lock = threading.Lock()

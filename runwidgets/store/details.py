@@ -69,6 +69,7 @@ class SweepSpec:
     run_config: ScriptDefinition
     max_duration_minutes: float = 10080.0
     sampling: dict[str, Any] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)  # an early-termination policy's to_dict()
 
     @classmethod
     def from_json(cls, data: dict) -> SweepSpec:
@@ -78,6 +79,7 @@ class SweepSpec:
             run_config=ScriptDefinition.from_json(data.get("run_config", {})),
             max_duration_minutes=float(data.get("max_duration_minutes") or 10080.0),
             sampling=dict(data.get("sampling", {})),
+            policy=dict(data.get("policy") or {}),
         )
 
 

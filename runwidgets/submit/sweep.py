@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from typing import Any, cast
 
 from .. import ranking
@@ -29,6 +30,7 @@ from ..store.base import (
     QUEUED,
     RUNNING,
     SCRIPT_RUN,
+    STARTING,
     SWEEP_RUN,
     TERMINAL,
     heartbeat_timeout,
@@ -40,6 +42,7 @@ from ..tracking.run import Run
 from ..tracking.workspace import Workspace
 from .config import ScriptRunConfig, snapshot, snapshot_dir, start_supervisor
 from .detached import DetachedProcess
+from .policy import EarlyTerminationPolicy, from_dict
 from .sampling import ParameterSampling, as_arguments
 
 POLL_SECONDS = 0.3
@@ -69,8 +72,11 @@ class HyperDriveConfig:
             raise TypeError(f"run_config must be a ScriptRunConfig, got {type(run_config).__name__}")
         if not isinstance(hyperparameter_sampling, ParameterSampling):
             raise TypeError("hyperparameter_sampling must be GridParameterSampling or RandomParameterSampling")
-        if policy is not None:
-            raise ValueError("early-termination policies are not supported yet: pass policy=None")
+        if policy is not None and not isinstance(policy, EarlyTerminationPolicy):
+            raise TypeError(
+                "policy must be an early-termination policy (BanditPolicy, MedianStoppingPolicy,"
+                f" TruncationSelectionPolicy, NoTerminationPolicy), got {type(policy).__name__}"
+            )
         if not isinstance(primary_metric_name, str) or not primary_metric_name:
             raise ValueError("primary_metric_name must name a metric the script logs")
         try:
@@ -94,6 +100,7 @@ class HyperDriveConfig:
         self.max_total_runs = min(max_total_runs, grid_size) if grid_size else max_total_runs
         self.max_concurrent_runs = max_concurrent_runs or self.max_total_runs
         self.max_duration_minutes = max_duration_minutes
+        self.policy = policy
 
     def _submit(self, experiment: Experiment, tags: dict | None = None, **kwargs: Any) -> HyperDriveRun:
         if kwargs:
@@ -108,6 +115,7 @@ class HyperDriveConfig:
                 max_duration_minutes=self.max_duration_minutes,
                 sampling=self.sampling.to_dict(),
                 run_config=rc.definition(),
+                policy=self.policy.to_dict() if self.policy is not None else {},
             ),
         )
         parent = HyperDriveRun._start(experiment, tags=tags, kind=SWEEP_RUN, status=QUEUED, details=details)
@@ -241,6 +249,28 @@ class SweepDriver(DetachedProcess):
         self.spec = spec
         self.metric, self.goal = config
         self.best: tuple[float, str] | None = None
+        self.policy = from_dict(spec.policy)
+        self.evaluated: dict[str, int] = {}  # child -> last interval the policy looked at
+        self.ended_curves: dict[str, list[float]] = {}  # children that ended: their curves no longer change
+
+    def curve(self, child_id: str) -> list[float]:
+        """The child's primary metric so far, one value per report; what is not a number is NaN."""
+        chunks = self.store.read_series(child_id, self.metric)
+        if not chunks:
+            return []
+        return [float(v) if isinstance(v, (int, float)) else float("nan") for v in chunks[0].values.tolist()]
+
+    def apply_policy(self, running: list[str]) -> None:
+        """Ask the policy about every running child; stop those it rejects, recording why."""
+        if self.policy is None or not running:
+            return
+        curves = {**self.ended_curves, **{cid: self.curve(cid) for cid in running}}
+        stops = self.policy.evaluate(curves, set(running), self.goal, self.evaluated, set(self.ended_curves))
+        for cid, stop in stops.items():
+            stop = replace(stop, metric=self.metric)
+            if self.store.set_status_if(cid, (QUEUED, STARTING, RUNNING), status=CANCEL_REQUESTED, error=stop.error()):
+                self.store.set_tags(cid, {"early_termination": stop.policy})
+                self.say(f"{cid}: {stop.message()}")
 
     def launch(self, params: dict) -> str:
         # Children run the parent's snapshot; their environment variables are already ours.
@@ -302,9 +332,13 @@ class SweepDriver(DetachedProcess):
                 rec = self.store.get_run(cid)
                 if rec.status in TERMINAL or self.record_if_lost(rec):
                     self.note_result(cid)
+                    if self.policy is not None:
+                        self.ended_curves[cid] = self.curve(cid)
                 else:
                     still.append(cid)
             running = still
+            if not canceled:
+                self.apply_policy(running)
             while pending and len(running) < limit:
                 running.append(self.launch(pending.pop(0)))
             if pending or running:

@@ -385,7 +385,7 @@ class Run:
             tags = {t: None for t in tags}
         self._store.set_tags(self.id, {k: check.tag_value(k, v) for k, v in tags.items()})
 
-    def get_tags(self) -> dict[str, str]:
+    def get_tags(self) -> dict[str, str | None]:
         return self._store.get_run(self.id).tags
 
     def remove_tags(self, tags: Iterable[str] | str) -> None:
@@ -495,21 +495,6 @@ class Run:
     def get(workspace: Any, run_id: str) -> Run:
         """The run with this id in ``workspace``, whichever experiment holds it."""
         return workspace.get_run(run_id)
-
-    @staticmethod
-    def list(  # noqa: A003 - Azure's name
-        experiment: Experiment,
-        type: str | None = None,  # noqa: A002 - Azure's name
-        tags: dict | str | None = None,
-        properties: dict | None = None,
-        status: str | None = None,
-        include_children: bool = False,
-        _rehydrate_runs: bool = True,
-    ) -> list[Run]:
-        """Runs of ``experiment``, newest first (as ``experiment.get_runs``)."""
-        return experiment.get_runs(
-            type=type, tags=tags, properties=properties, status=status, include_children=include_children
-        )
 
     def get_children(
         self,
@@ -718,6 +703,25 @@ class Run:
             f"<tr><td>{e(self.experiment.name)}</td><td>{e(self.id)}</td><td>{e(self._record.kind)}</td>"
             f"<td>{e(status)}</td><td>{link}</td></tr></table>"
         )
+
+
+def _list_runs(
+    experiment: Experiment,
+    type: str | None = None,  # noqa: A002 - Azure's name
+    tags: dict | str | None = None,
+    properties: dict | None = None,
+    status: str | None = None,
+    include_children: bool = False,
+    _rehydrate_runs: bool = True,
+) -> list[Run]:
+    """Runs of ``experiment``, newest first (as ``experiment.get_runs``)."""
+    return experiment.get_runs(
+        type=type, tags=tags, properties=properties, status=status, include_children=include_children
+    )
+
+
+# Azure's name; defined outside the class so that "list" in the class's annotations stays the builtin.
+Run.list = staticmethod(_list_runs)  # type: ignore[attr-defined]
 
 
 def _shape_metrics(chunks: list[st.SeriesChunk]) -> dict:
