@@ -11,6 +11,7 @@ from ..submit.policy import (
     TruncationSelectionPolicy,
 )
 from ..submit.sampling import (
+    BayesianParameterSampling,
     GridParameterSampling,
     RandomParameterSampling,
     choice,
@@ -25,6 +26,7 @@ from ..submit.sampling import (
 from ..submit.sweep import HyperDriveConfig, HyperDriveRun, PrimaryMetricGoal
 
 __all__ = [
+    "BayesianParameterSampling",
     "BanditPolicy",
     "EarlyTerminationPolicy",
     "MedianStoppingPolicy",

@@ -70,6 +70,8 @@ class SweepSpec:
     max_duration_minutes: float = 10080.0
     sampling: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)  # an early-termination policy's to_dict()
+    max_total_runs: int = 0  # 0: as many as parameter_sets (a Bayesian sweep draws them as it goes)
+    resume_from: list[str] = field(default_factory=list)  # earlier sweeps whose children seed this one
 
     @classmethod
     def from_json(cls, data: dict) -> SweepSpec:
@@ -80,6 +82,8 @@ class SweepSpec:
             max_duration_minutes=float(data.get("max_duration_minutes") or 10080.0),
             sampling=dict(data.get("sampling", {})),
             policy=dict(data.get("policy") or {}),
+            max_total_runs=int(data.get("max_total_runs") or 0),
+            resume_from=list(data.get("resume_from") or []),
         )
 
 

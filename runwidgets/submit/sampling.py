@@ -163,6 +163,41 @@ class RandomParameterSampling(ParameterSampling):
         return {**super().to_dict(), "seed": self.seed}
 
 
+class BayesianParameterSampling(ParameterSampling):
+    """Each next parameter set chosen from the results so far (Optuna's TPE sampler, ask and tell).
+
+    As in Azure: ``choice``, ``uniform`` and ``quniform`` only, and no early-termination
+    policy. Sets are drawn while the sweep runs, so ``max_concurrent_runs`` bounds how
+    many are chosen without the latest results. Needs ``pip install 'runwidgets[optuna]'``.
+    """
+
+    def __init__(self, parameter_space: dict, seed: int | None = None) -> None:
+        super().__init__(parameter_space)
+        for name, dist in self.parameter_space.items():
+            if type(dist) not in (choice, uniform, quniform):
+                raise ValueError(
+                    f"BayesianParameterSampling takes choice, uniform and quniform only (as Azure's);"
+                    f" {name!r} is {dist!r}"
+                )
+        if seed is not None and not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        self.seed = seed
+
+    def draw(self, n: int) -> list[dict[str, Any]]:
+        return []  # chosen one at a time by the sweep's driver (see bayesian.py)
+
+    def to_dict(self) -> dict:
+        space: dict[str, list] = {}
+        for name, d in self.parameter_space.items():
+            if isinstance(d, choice):
+                space[name] = ["choice", d.options]
+            elif isinstance(d, quniform):
+                space[name] = ["quniform", d.min_value, d.max_value, d.q]
+            elif isinstance(d, uniform):
+                space[name] = ["uniform", d.min_value, d.max_value]
+        return {**super().to_dict(), "bayesian": space, "seed": self.seed}
+
+
 def as_arguments(params: dict[str, Any]) -> list[str]:
     """``{'alpha': 0.5}`` or ``{'--alpha': 0.5}`` -> ``['--alpha', '0.5']``."""
     out = []

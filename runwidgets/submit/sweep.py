@@ -42,8 +42,8 @@ from ..tracking.run import Run
 from ..tracking.workspace import Workspace
 from .config import ScriptRunConfig, snapshot, snapshot_dir, start_supervisor
 from .detached import DetachedProcess
-from .policy import EarlyTerminationPolicy, from_dict
-from .sampling import ParameterSampling, as_arguments
+from .policy import EarlyTerminationPolicy, NoTerminationPolicy, from_dict
+from .sampling import BayesianParameterSampling, ParameterSampling, as_arguments
 
 POLL_SECONDS = 0.3
 
@@ -64,6 +64,8 @@ class HyperDriveConfig:
         max_concurrent_runs: int | None = None,
         max_duration_minutes: float = 10080,
         policy: Any = None,
+        resume_from: list | None = None,
+        resume_child_runs: list | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -77,6 +79,19 @@ class HyperDriveConfig:
                 "policy must be an early-termination policy (BanditPolicy, MedianStoppingPolicy,"
                 f" TruncationSelectionPolicy, NoTerminationPolicy), got {type(policy).__name__}"
             )
+        if (
+            isinstance(hyperparameter_sampling, BayesianParameterSampling)
+            and policy is not None
+            and not isinstance(policy, NoTerminationPolicy)
+        ):
+            raise ValueError(
+                "BayesianParameterSampling does not take an early-termination policy (as in Azure): each"
+                " child's full result informs the next choice. Pass policy=None"
+            )
+        if max_duration_minutes is not None and not (
+            isinstance(max_duration_minutes, (int, float)) and max_duration_minutes > 0
+        ):
+            raise ValueError(f"max_duration_minutes must be a positive number, got {max_duration_minutes!r}")
         if not isinstance(primary_metric_name, str) or not primary_metric_name:
             raise ValueError("primary_metric_name must name a metric the script logs")
         try:
@@ -88,7 +103,7 @@ class HyperDriveConfig:
         grid_size = getattr(hyperparameter_sampling, "size", None)
         if max_total_runs is None:
             if grid_size is None:
-                raise ValueError("random sampling needs max_total_runs")
+                raise ValueError(f"{type(hyperparameter_sampling).__name__} needs max_total_runs")
             max_total_runs = grid_size
         for name, v in (("max_total_runs", max_total_runs), ("max_concurrent_runs", max_concurrent_runs)):
             if v is not None and (not isinstance(v, int) or v < 1):
@@ -101,12 +116,18 @@ class HyperDriveConfig:
         self.max_concurrent_runs = max_concurrent_runs or self.max_total_runs
         self.max_duration_minutes = max_duration_minutes
         self.policy = policy
+        self.resume_from = [_run_id(r, "resume_from") for r in resume_from or []]
+        self.resume_child_runs = list(resume_child_runs or [])
+        for r in self.resume_child_runs:
+            _run_id(r, "resume_child_runs")
 
     def _submit(self, experiment: Experiment, tags: dict | None = None, **kwargs: Any) -> HyperDriveRun:
         if kwargs:
             raise TypeError(f"submit() got unexpected arguments {sorted(kwargs)}")
         rc = self.run_config
-        sets = self.sampling.draw(self.max_total_runs)
+        ws = experiment.workspace
+        resumed = [self._resumed(ws, r) for r in self.resume_child_runs]  # run first, as Azure does
+        sets = resumed + self.sampling.draw(self.max_total_runs - len(resumed))
         details = Details(
             supervised=True,
             sweep=SweepSpec(
@@ -116,6 +137,8 @@ class HyperDriveConfig:
                 sampling=self.sampling.to_dict(),
                 run_config=rc.definition(),
                 policy=self.policy.to_dict() if self.policy is not None else {},
+                max_total_runs=self.max_total_runs,
+                resume_from=self.resume_from,
             ),
         )
         parent = HyperDriveRun._start(experiment, tags=tags, kind=SWEEP_RUN, status=QUEUED, details=details)
@@ -126,8 +149,7 @@ class HyperDriveConfig:
                 "max_concurrent_runs": str(self.max_concurrent_runs),
             }
         )
-        snapshot(rc.source_directory, snapshot_dir(experiment.workspace, parent.id))
-        ws = experiment.workspace
+        snapshot(rc.source_directory, snapshot_dir(ws, parent.id))
         env = {**os.environ, **rc.environment_variables, **ws._env(), "RUNWIDGETS_RUN_ID": parent.id}
         with open(ws.store.log_path(parent.id, SUPERVISOR_LOG), "ab") as out:
             subprocess.Popen(
@@ -139,6 +161,26 @@ class HyperDriveConfig:
                 start_new_session=True,
             )
         return cast(HyperDriveRun, parent)
+
+    def _resumed(self, ws: Workspace, run: Any) -> dict[str, Any]:
+        """A child of an earlier sweep to run again from its checkpoint: its parameters plus
+        ``--resume-from`` naming a local copy of its ``outputs/``."""
+        child = run if isinstance(run, Run) else ws.get_run(run)
+        params = json.loads(child.get_properties().get("hyperparameters") or "{}")
+        if not params:
+            raise ValueError(f"resume_child_runs: {child.id} is not a sweep's child (it has no hyperparameters)")
+        folder = ws.path / "resume-from" / child.id
+        child.download_files("outputs", output_directory=folder, append_prefix=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        return {**params, "--resume-from": str(folder)}
+
+
+def _run_id(run: Any, what: str) -> str:
+    if isinstance(run, Run):
+        return run.id
+    if isinstance(run, str) and run:
+        return run
+    raise TypeError(f"{what} takes runs (or run ids), got {type(run).__name__}")
 
 
 class HyperDriveRun(Run):
@@ -250,6 +292,11 @@ class SweepDriver(DetachedProcess):
         self.metric, self.goal = config
         self.best: tuple[float, str] | None = None
         self.policy = from_dict(spec.policy)
+        self.search = None
+        if "bayesian" in spec.sampling:
+            from .bayesian import BayesianSearch
+
+            self.search = BayesianSearch(spec.sampling["bayesian"], self.goal, spec.sampling.get("seed"))
         self.evaluated: dict[str, int] = {}  # child -> last interval the policy looked at
         self.ended_curves: dict[str, list[float]] = {}  # children that ended: their curves no longer change
 
@@ -272,6 +319,22 @@ class SweepDriver(DetachedProcess):
                 self.store.set_tags(cid, {"early_termination": stop.policy})
                 self.say(f"{cid}: {stop.message()}")
 
+    def warm_start(self) -> None:
+        """Seed the search and the policy with the children of earlier sweeps (``resume_from``)."""
+        seeded = 0
+        for sweep_id in self.spec.resume_from:
+            for rec in self.store.find_runs(parent_id=sweep_id):
+                curve = self.curve(rec.run_id)
+                params = json.loads(rec.properties.get("hyperparameters") or "{}")
+                if self.search is not None:
+                    seeded += self.search.seed_with(params, ranking.best_value(curve, self.goal))
+                if self.policy is not None and curve:
+                    self.ended_curves[rec.run_id] = curve
+                    seeded += self.search is None
+        if self.spec.resume_from:
+            self.say(f"warm start from {len(self.spec.resume_from)} sweep(s): {seeded} earlier children used")
+            self.store.set_tags(self.parent.id, {"warm_start_children": str(seeded)})
+
     def launch(self, params: dict) -> str:
         # Children run the parent's snapshot; their environment variables are already ours.
         config = ScriptRunConfig.from_definition(self.spec.run_config, snapshot_dir(self.ws, self.parent.id))
@@ -284,19 +347,21 @@ class SweepDriver(DetachedProcess):
         self.say(f"started {child.id} with {' '.join(extra)}")
         return child.id
 
-    def note_result(self, child_id: str) -> None:
+    def note_result(self, child_id: str) -> float | None:
+        """Record an ended child's value; it becomes the best so far when it beats it. Returns the value."""
         values = self.store.read_series(child_id, self.metric)
         if not values:
-            return
+            return None
         v = ranking.best_value(values[0].values, self.goal)
         if v is None:
-            return
+            return None
         if ranking.is_better(v, self.best[0] if self.best else None, self.goal):
             self.best = (v, child_id)
             self.store.set_tags(
                 self.parent.id,
                 {"best_child_run_id": child_id, "best_primary_metric": f"{v:.6g}", "primary_metric": self.metric},
             )
+        return v
 
     def record_if_lost(self, rec) -> bool:
         """A child that only looks lost (a slow disk delayed its heartbeat) is still running: count it
@@ -314,16 +379,21 @@ class SweepDriver(DetachedProcess):
         self.start_beating()
         self.note_details(driver_pid=os.getpid())
         pending = list(self.spec.parameter_sets)
+        total = self.spec.max_total_runs or len(pending)
         limit = self.spec.max_concurrent_runs
         deadline = time.time() + 60 * self.spec.max_duration_minutes
         running: list[str] = []
+        launched = 0
         canceled = False
-        self.say(f"{len(pending)} runs, at most {limit} at once, ranked by {self.goal} {self.metric}")
-        while pending or running:
+        self.warm_start()
+        how = "Bayesian search (Optuna TPE)" if self.search is not None else "planned parameter sets"
+        self.say(f"{total} runs by {how}, at most {limit} at once, ranked by {self.goal} {self.metric}")
+        while (not canceled and launched < total) or running:
             status = self.store.get_run(self.parent.id).status
             if not canceled and (status == CANCEL_REQUESTED or time.time() > deadline):
                 canceled = True
-                self.say("canceling: no more children start; running ones are canceled")
+                why = "cancel requested" if status == CANCEL_REQUESTED else "max_duration_minutes reached"
+                self.say(f"{why}: no more children start; running ones are canceled")
                 pending = []
                 for cid in running:
                     self.store.set_status_if(cid, (QUEUED, RUNNING, "Starting"), status=CANCEL_REQUESTED)
@@ -331,7 +401,9 @@ class SweepDriver(DetachedProcess):
             for cid in running:
                 rec = self.store.get_run(cid)
                 if rec.status in TERMINAL or self.record_if_lost(rec):
-                    self.note_result(cid)
+                    value = self.note_result(cid)
+                    if self.search is not None:
+                        self.search.tell(cid, value)
                     if self.policy is not None:
                         self.ended_curves[cid] = self.curve(cid)
                 else:
@@ -339,9 +411,18 @@ class SweepDriver(DetachedProcess):
             running = still
             if not canceled:
                 self.apply_policy(running)
-            while pending and len(running) < limit:
-                running.append(self.launch(pending.pop(0)))
-            if pending or running:
+            while not canceled and launched < total and len(running) < limit:
+                if pending:
+                    running.append(self.launch(pending.pop(0)))
+                elif self.search is not None:
+                    trial, params = self.search.ask()
+                    running.append(self.launch(params))
+                    self.search.started(running[-1], trial)
+                else:
+                    total = launched  # a grid smaller than max_total_runs
+                    break
+                launched += 1
+            if launched < total or running:
                 time.sleep(POLL_SECONDS)
         kids = self.store.find_runs(parent_id=self.parent.id)
         counts = {s: sum(k.status == s for k in kids) for s in (COMPLETED, FAILED, CANCELED)}
