@@ -83,4 +83,35 @@ def run(tmp: Path, quick: bool) -> list[Row]:
             fmt_time(idle),
             f"{fmt_time(history)} (get_metric_history re-read, every poll)",
         ),
+        *plain_mlflow_on_a_local_workspace(tmp, quick),
+    ]
+
+
+def plain_mlflow_on_a_local_workspace(tmp: Path, quick: bool) -> list[Row]:
+    """Plain MLflow calls through our plugin (runwidgets:///ws) against MLflow's own local store (sqlite:///)."""
+    from runwidgets import Workspace
+
+    n = 300 if quick else 2_000
+    out = {}
+    for label, uri in (
+        ("ours", Workspace(tmp / "plugin-ws").get_mlflow_tracking_uri()),
+        ("mlflow", f"sqlite:///{tmp / 'plain-mlflow.db'}"),
+    ):
+        mlflow = quiet_mlflow(uri)
+        mlflow.set_experiment("bench-plugin")
+        with mlflow.start_run() as r:
+            t = time.perf_counter()
+            for i in range(n):
+                mlflow.log_metric("loss", 1.0 / (i + 1), step=i)
+            call = (time.perf_counter() - t) / n
+        get = best_of(lambda uri=uri, rid=r.info.run_id: mlflow.MlflowClient(uri).get_run(rid), repeat=5)
+        out[label] = (call, get)
+    mlflow.set_tracking_uri(None)
+    return [
+        Row(
+            f"plain mlflow.log_metric() per call, local store ({n:,} calls)",
+            f"{fmt_time(out['ours'][0])} (runwidgets:///ws, shown live by RunDetails)",
+            f"{fmt_time(out['mlflow'][0])} (sqlite:///mlflow.db)",
+        ),
+        Row("  … mlflow.get_run() of that run", fmt_time(out["ours"][1]), fmt_time(out["mlflow"][1])),
     ]

@@ -75,7 +75,10 @@ export default {
       const thead = h("thead");
       thead.append(head);
       const body = h("tbody");
-      for (const { id, name, status, started, ended, params, value } of rows.slice(page * size, (page + 1) * size)) {
+      for (const { id, name, status, started, ended, params, value, stopped } of rows.slice(
+        page * size,
+        (page + 1) * size,
+      )) {
         const tr = h("tr", id === data.best ? "rw-best" : "");
         tr.dataset.runId = id;
         tr.title = `open ${id}`;
@@ -84,6 +87,12 @@ export default {
         const badge = h("span", statusClass(status), status);
         const st = h("td");
         st.append(badge);
+        if (stopped) {
+          // an early-terminated child: the policy's reason (policy, interval, value, cutoff) on hover
+          const why = h("span", "rw-muted rw-stopped", " early stop");
+          why.title = stopped;
+          st.append(why);
+        }
         tr.append(
           star,
           h("td", null, name),

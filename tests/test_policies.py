@@ -161,6 +161,18 @@ def test_a_policy_stops_the_runs_it_must(exp, tmp_path, policy, stopped):
         assert epochs[c] < 10 and kids[c].get_tags()["early_termination"] == policy.name
     assert sum(epochs.values()) < 40  # fewer epochs than without the policy
     assert sweep.get_best_run_by_primary_metric().id == kids["best"].id
+    from runwidgets import RunDetails
+
+    view = RunDetails(sweep)
+    try:
+        _ = view.widget
+        rows = {r["id"]: r for r in view.panels.children["rows"]}
+        assert view.panels.children["best"] == kids["best"].id
+        for c in stopped:  # the table says why each stopped ("mid" may be stopped later too: it trails the best)
+            assert policy.name in rows[kids[c].id]["stopped"]
+        assert rows[kids["best"].id]["stopped"] == ""
+    finally:
+        view.close()
 
 
 def json_curve(run):

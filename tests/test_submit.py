@@ -257,7 +257,7 @@ def test_bad_configs(src):
         ScriptRunConfig(str(src), "nope.py")
     with pytest.raises(TypeError, match="grid sampling takes choice"):
         GridParameterSampling({"--a": uniform(0, 1)})
-    with pytest.raises(ValueError, match="random sampling needs max_total_runs"):
+    with pytest.raises(ValueError, match="RandomParameterSampling needs max_total_runs"):
         HyperDriveConfig(
             ScriptRunConfig(str(src), "train.py"), RandomParameterSampling({"--a": uniform(0, 1)}), "m", "MAXIMIZE"
         )

@@ -111,7 +111,9 @@ def test_logs_shows_the_right_log_for_every_kind_of_run(ws, tmp_path):
     )
     sweep.wait_for_completion()
     p = cli("-w", str(ws.path), "logs", sweep.id)
-    assert p.returncode == 0 and "2 runs, at most" in p.stdout, p.stdout + p.stderr  # the sweep driver's log
+    assert p.returncode == 0 and "2 runs by planned parameter sets, at most" in p.stdout, (
+        p.stdout + p.stderr
+    )  # the sweep driver's log
     child = sweep.get_children()[0]
     p = cli("-w", str(ws.path), "logs", child.id)
     assert "child says hi" in p.stdout

@@ -358,9 +358,11 @@ class RunDetails:
                 params = " ".join(a if v is None else f"{a}={v}" for a, v in k.tags.items())
             value = self._state.best_value(k.run_id, metric, goal) if metric and goal else None
             values.append(value)
+            err = k.error or {}
+            stopped = str(err.get("message", "")) if err.get("code") == "EarlyTermination" else ""
             rows.append(
                 {"id": k.run_id, "name": k.name, "status": k.display_status, "started": k.started,
-                 "ended": k.ended, "params": params or "", "value": value}
+                 "ended": k.ended, "params": params or "", "value": value, "stopped": stopped}
             )  # fmt: skip
         best = None
         if goal:
