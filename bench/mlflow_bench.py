@@ -104,7 +104,8 @@ def plain_mlflow_on_a_local_workspace(tmp: Path, quick: bool) -> list[Row]:
             for i in range(n):
                 mlflow.log_metric("loss", 1.0 / (i + 1), step=i)
             call = (time.perf_counter() - t) / n
-        get = best_of(lambda uri=uri, rid=r.info.run_id: mlflow.MlflowClient(uri).get_run(rid), repeat=5)
+        client = mlflow.MlflowClient(uri)
+        get = best_of(lambda client=client, rid=r.info.run_id: client.get_run(rid), repeat=5)
         out[label] = (call, get)
     mlflow.set_tracking_uri(None)
     return [
