@@ -73,7 +73,7 @@ def test_nan_inf_are_markers_and_outside_autoscale(run):
     c = d.chart("x")
     assert np.isnan(c.lines.y[[2, 4, 5]]).all()  # gaps in the line
     assert c.bad.visible and sorted(c.bad.x.tolist()) == [2.0, 4.0, 5.0]
-    assert 0.5 < c.y_lin.min < 1.0 and 4.0 < c.y_lin.max < 4.5  # finite range only
+    assert (c.y_lin.min, c.y_lin.max) == (0.0, 5.0)  # the finite range, to round numbers; inf does not widen it
     assert "3 NaN/inf" in c.note.value
     c.log.value = True
     assert c.y_axis.scale is c.y_log and c.lines.scales["y"] is c.y_log
@@ -453,3 +453,34 @@ print("reloaded" if "hot reload probe" in view._esm and "hot reload probe" not i
     env = {**os.environ, "ANYWIDGET_HMR": "1"}
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert p.stdout.strip().endswith("reloaded") and "not" not in p.stdout, p.stdout + p.stderr
+
+
+def test_charts_read_at_a_glance():
+    from runwidgets.widget.charts import ChildMetricChart, LineChart, nice_bounds, nice_step
+
+    for span in (0.003, 0.7, 1, 3, 17, 250, 9e6):
+        step = nice_step(span)
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert round(mantissa, 9) in (1, 2, 2.5, 5) and 2 <= span / step <= 5  # round steps, 2 to 5 of them
+    assert nice_bounds(0.2, 0.97) == (0.0, 1.0)  # an accuracy: not past 1, not below 0
+    lo, hi = nice_bounds(0.013, 2.4)  # a loss: never below 0
+    assert lo == 0.0 and 2.4 < hi <= 3.0
+    lo, hi = nice_bounds(-3.2, -0.4)
+    assert lo < -3.2 and hi == 0.0
+    lo, hi = nice_bounds(1234.5, 1234.5)  # one value
+    assert lo < 1234.5 < hi
+
+    c = LineChart("loss")
+    c.set_data(np.array([0.0]), [np.array([0.5])])
+    assert (c.x_scale.min, c.x_scale.max) == (0.0, 1.0) and c.x_axis.tick_values.tolist() == [0.0]  # no step -1
+    c.set_data(np.array([0.0, 1.0, 2.0]), [np.array([0.5, 0.4, 0.3])])
+    assert c.x_scale.min is None and c.x_axis.tick_values is None  # d3's own ticks from here on
+    assert (c.y_lin.min, c.y_lin.max) == (0.25, 0.55)  # round numbers around the data
+    c.close()
+
+    child = ChildMetricChart("accuracy", "MAXIMIZE")
+    values = [0.9, 0.2, None, 0.55, 0.1, 0.95]
+    child.set_values(values)
+    assert child.y_lin.min <= 0.1 and child.y_lin.max >= 0.95  # every child's dot is on the chart
+    assert child.dots.display_legend and child.lines.display_legend and child.dots.labels == ["child runs"]
+    child.close()

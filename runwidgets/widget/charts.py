@@ -13,6 +13,7 @@ updated without an echo (ipywidgets' property lock).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from contextlib import ExitStack
 
@@ -80,16 +81,53 @@ COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e3
 EMPTY = np.zeros(0)
 
 
+def nice_step(span: float, ticks: int = 5) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) giving about ``ticks`` intervals over ``span``."""
+    raw = span / ticks
+    mag = 10.0 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
+
+
+def nice_bounds(lo: float, hi: float) -> tuple[float, float]:
+    """The y range of a chart: the data's range widened to round numbers, and never past 0 or 1 where
+    the data stays inside them (a loss is not drawn below 0, an accuracy not above 1)."""
+    if hi == lo:
+        span = abs(hi) * 0.2 or 1.0
+        lo, hi = lo - span / 2, hi + span / 2
+        lo_data = hi_data = (lo + hi) / 2
+    else:
+        lo_data, hi_data = lo, hi
+    step = nice_step(hi - lo)
+    nlo, nhi = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+    if math.isclose(nlo, lo_data, abs_tol=step * 1e-9):
+        nlo -= step  # a curve does not run along the frame
+    if math.isclose(nhi, hi_data, abs_tol=step * 1e-9):
+        nhi += step
+    if lo_data >= 0:
+        nlo = max(nlo, 0.0)
+    if hi_data <= 0:
+        nhi = min(nhi, 0.0)
+    if 0 <= lo_data and hi_data <= 1:
+        nhi = min(nhi, 1.0)
+    return float(f"{nlo:.12g}"), float(f"{nhi:.12g}")  # 0.25, not 0.25000000000000006
+
+
 def _bounds(ys: list[np.ndarray], log: bool) -> tuple[float, float] | None:
     finite = [y[np.isfinite(y) & ((y > 0) if log else True)] for y in ys]
     finite = [f for f in finite if len(f)]
     if not finite:
         return None
     lo, hi = min(float(f.min()) for f in finite), max(float(f.max()) for f in finite)
-    if log:
-        return lo / 1.2, hi * 1.2
-    pad = (hi - lo) * 0.05 or max(abs(hi) * 0.05, 1e-9)
-    return lo - pad, hi + pad
+    if log:  # whole powers of ten
+        return 10.0 ** math.floor(math.log10(lo)), 10.0 ** math.ceil(math.log10(hi) + (1e-9 if lo == hi else 0))
+    return nice_bounds(lo, hi)
+
+
+def single_x(x: np.ndarray) -> float | None:
+    """The x of a series that has one x so far (d3 would spread its axis to -1 .. 1 around it)."""
+    if not len(x) or not np.isfinite(x[0]) or not np.all(x == x[0]):
+        return None
+    return float(x[0])
 
 
 class LineChart:
@@ -122,7 +160,7 @@ class LineChart:
         self.log = W.ToggleButton(description="log y", tooltip="logarithmic y axis", layout=W.Layout(width="64px"))
         self.smoothing = W.FloatSlider(
             value=0.0, min=0.0, max=0.99, step=0.01, description="smooth", readout_format=".2f",
-            continuous_update=False, layout=W.Layout(width="210px"), style={"description_width": "48px"},
+            continuous_update=False, layout=W.Layout(width="230px"), style={"description_width": "initial"},
         )  # fmt: skip
         self.log.observe(lambda _: self._redraw_now(), "value")
         self.smoothing.observe(lambda _: self._redraw_now(), "value")
@@ -159,7 +197,7 @@ class LineChart:
         idx = minmax_indices_multi(ys, MAX_POINTS)
         shown_x = x[idx]
         shown = [ema(y, w)[idx] if w else y[idx] for y in ys]
-        bounds = _bounds(shown, log)
+        bounds = _bounds(self._bound_values(shown), log)
         drawn = [np.where(np.isfinite(y) & ((y > 0) if log else True), y, np.nan) for y in shown]
         bad = [np.flatnonzero(~np.isfinite(y)) for y in ys]
         bad_idx = (bad[0] if len(bad) == 1 else np.unique(np.concatenate(bad))) if bad else np.zeros(0, dtype=int)
@@ -175,6 +213,7 @@ class LineChart:
                 self.y_axis.scale = y_scale
             multi = len(drawn) > 1
             self._send_line(shown_x, drawn)
+            self._fit_x(shown_x)
             self.lines.labels = self._labels
             self.lines.display_legend = multi
             if bounds is not None and (y_scale.min, y_scale.max) != bounds:
@@ -198,6 +237,20 @@ class LineChart:
                     self.splices.text(self.index, self.note, note)
                 else:
                     self.note.value = note
+
+    def _bound_values(self, shown: list[np.ndarray]) -> list[np.ndarray]:
+        """What the y range must hold."""
+        return shown
+
+    def _fit_x(self, x: np.ndarray) -> None:
+        """One x so far: an axis from 0 (or the x less one) to the x plus one, with that x as its one tick.
+        Set once when the first point comes and undone once at the second, never on an idle poll."""
+        at = single_x(x)
+        lo, hi = (None, None) if at is None else (max(at - 1, 0.0) if at >= 0 else at - 1, at + 1)
+        if (self.x_scale.min, self.x_scale.max) != (lo, hi):
+            with self.x_axis.hold_sync(), self.x_scale.hold_sync():
+                self.x_scale.min, self.x_scale.max = lo, hi
+                self.x_axis.tick_values = None if at is None else np.array([at])
 
     def _send_line(self, x: np.ndarray, ys: list[np.ndarray]) -> None:
         """Give the page the line: its changed tail when the start is unchanged, else the whole."""
@@ -233,6 +286,14 @@ class ChildMetricChart(LineChart):
         self.figure.marks = [self.lines, self.dots, self.bad]
         self.x_axis.tick_format = "d"  # child numbers are whole
         self.smoothing.layout.display = "none"
+        self.dots.labels, self.dots.display_legend = ["child runs"], True
+        self._values = EMPTY
+
+    def _bound_values(self, shown: list[np.ndarray]) -> list[np.ndarray]:
+        return [*shown, self._values]  # every child's value is on the chart, not only the best line
+
+    def _fit_x(self, x: np.ndarray) -> None:
+        pass  # set_values places the ticks
 
     def set_values(self, values: list[float | None]) -> None:
         y = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -242,13 +303,14 @@ class ChildMetricChart(LineChart):
             filled = np.where(np.isnan(y), -np.inf if self.goal == "MAXIMIZE" else np.inf, y)
             best = np.maximum.accumulate(filled) if self.goal == "MAXIMIZE" else np.minimum.accumulate(filled)
             best = np.where(np.isfinite(best), best, np.nan)
+        self._values = y
         with self.dots.hold_sync():
             self.dots.x, self.dots.y = x, y
         ticks = x if len(x) <= 12 else np.unique(np.linspace(1, len(x), 8).round())
         if not np.array_equal(np.asarray(self.x_axis.tick_values), ticks):
             self.x_axis.tick_values = ticks
         self.set_data(x, [best], ["best so far"] if self.goal else [])
-        self.lines.display_legend = False
+        self.lines.display_legend = bool(self.goal)
 
 
 def _same_shape(old_x, old_y, x, y) -> bool:
