@@ -788,3 +788,16 @@ def test_framework_loggers_through_mlflow_client(ws, mlflow_uri):
         assert np.allclose(view.chart("train_loss").lines.x, np.arange(20))  # steps are the x axis
     finally:
         view.close()
+
+
+def test_run_ids_are_ones_mlflow_accepts(ws, mlflow_uri):
+    import mlflow
+
+    from runwidgets import Experiment
+
+    run = Experiment(ws, "v1.2.experiment").start_logging()
+    run.log("x", 1.0)
+    run.complete()
+    assert "." not in run.id
+    mlflow.set_tracking_uri(ws.get_mlflow_tracking_uri())
+    assert mlflow.get_run(run.id).data.metrics == {"x": 1.0}

@@ -109,7 +109,8 @@ class Run:
         run_id: str | None = None,
     ) -> Run:
         now = _now()
-        run_id = run_id or f"{experiment.name}_{int(now)}_{secrets.token_hex(4)}"
+        # no "." in a new id: MLflow's API refuses run ids with one (experiment names may have it)
+        run_id = run_id or f"{experiment.name.replace('.', '_')[:200]}_{int(now)}_{secrets.token_hex(4)}"
         live = status == st.RUNNING
         rec = st.RunRecord(
             run_id=run_id,
