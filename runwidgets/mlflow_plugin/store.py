@@ -91,6 +91,7 @@ class WorkspaceTrackingStore(AbstractStore):
             raise MlflowException(f"{self.uri} is not a local workspace", INVALID_PARAMETER_VALUE)
         self.store: SqliteStore = store
         self.models = Path(self.workspace.path) / MODELS
+        self._ids: dict[str, str] = {}  # experiment name -> id
         self._live: set[str] = set()  # runs this process started through MLflow and keeps beating
         self._lock = threading.Lock()
         self._beater: threading.Thread | None = None
@@ -121,7 +122,12 @@ class WorkspaceTrackingStore(AbstractStore):
         raise MlflowException(f"No experiment with id {experiment_id!r} in {self.uri}", RESOURCE_DOES_NOT_EXIST)
 
     def _exp_id(self, name: str) -> str:
-        return next(eid for eid, n, _ in self._experiments() if n == name)
+        """An experiment's id; ids never change, so each is read once (search_runs asks per run)."""
+        eid = self._ids.get(name)
+        if eid is None:
+            self._ids = {n: i for i, n, _ in self._experiments()}
+            eid = self._ids[name]
+        return eid
 
     def search_experiments(
         self, view_type=ViewType.ACTIVE_ONLY, max_results=1000, filter_string=None, order_by=None, page_token=None

@@ -29,10 +29,12 @@ from ..store.base import (
     LIVE,
     QUEUED,
     RUNNING,
+    SCALAR,
     SCRIPT_RUN,
     STARTING,
     SWEEP_RUN,
     TERMINAL,
+    Cursor,
     heartbeat_timeout,
 )
 from ..store.details import Details, SweepSpec
@@ -175,6 +177,10 @@ class HyperDriveConfig:
         return {**params, "--resume-from": str(folder)}
 
 
+def _numbers(values: list) -> list[float]:
+    return [float(v) if isinstance(v, (int, float)) else float("nan") for v in values]
+
+
 def _run_id(run: Any, what: str) -> str:
     if isinstance(run, Run):
         return run.id
@@ -298,21 +304,34 @@ class SweepDriver(DetachedProcess):
 
             self.search = BayesianSearch(spec.sampling["bayesian"], self.goal, spec.sampling.get("seed"))
         self.evaluated: dict[str, int] = {}  # child -> last interval the policy looked at
-        self.ended_curves: dict[str, list[float]] = {}  # children that ended: their curves no longer change
+        self.ended_curves: dict[str, list[float]] = {}  # earlier sweeps' children, for the policy
+        self.curves: dict[str, list[float]] = {}  # this sweep's children: primary metric so far
+        self.cursor: Cursor | None = None  # new points of the children, read incrementally
 
     def curve(self, child_id: str) -> list[float]:
-        """The child's primary metric so far, one value per report; what is not a number is NaN."""
+        """A child's whole primary metric, one value per report; what is not a number is NaN."""
         chunks = self.store.read_series(child_id, self.metric)
-        if not chunks:
-            return []
-        return [float(v) if isinstance(v, (int, float)) else float("nan") for v in chunks[0].values.tolist()]
+        return _numbers(chunks[0].values.tolist()) if chunks else []
 
-    def apply_policy(self, running: list[str]) -> None:
+    def read_new_points(self) -> None:
+        """The children's new reports of the primary metric since the last poll: an idle poll reads nothing."""
+        delta, self.cursor = self.store.read_since([self.parent.id], self.cursor)
+        for ch in delta.series:
+            if ch.key.name != self.metric or ch.key.kind != SCALAR or ch.key.run_id == self.parent.id:
+                continue
+            curve = self.curves.setdefault(ch.key.run_id, [])
+            if ch.replace:  # a store's sample of a long series: it stands for the whole
+                curve[:] = _numbers(ch.values.tolist())
+            else:
+                del curve[ch.first_index :]
+                curve += _numbers(ch.values.tolist())
+
+    def apply_policy(self, running: list[str], ended: set[str]) -> None:
         """Ask the policy about every running child; stop those it rejects, recording why."""
         if self.policy is None or not running:
             return
-        curves = {**self.ended_curves, **{cid: self.curve(cid) for cid in running}}
-        stops = self.policy.evaluate(curves, set(running), self.goal, self.evaluated, set(self.ended_curves))
+        curves = {**self.ended_curves, **self.curves}
+        stops = self.policy.evaluate(curves, set(running), self.goal, self.evaluated, set(self.ended_curves) | ended)
         for cid, stop in stops.items():
             stop = replace(stop, metric=self.metric)
             if self.store.set_status_if(cid, (QUEUED, STARTING, RUNNING), status=CANCEL_REQUESTED, error=stop.error()):
@@ -383,6 +402,7 @@ class SweepDriver(DetachedProcess):
         limit = self.spec.max_concurrent_runs
         deadline = time.time() + 60 * self.spec.max_duration_minutes
         running: list[str] = []
+        ended: set[str] = set()
         launched = 0
         canceled = False
         self.warm_start()
@@ -402,15 +422,15 @@ class SweepDriver(DetachedProcess):
                 rec = self.store.get_run(cid)
                 if rec.status in TERMINAL or self.record_if_lost(rec):
                     value = self.note_result(cid)
+                    ended.add(cid)
                     if self.search is not None:
                         self.search.tell(cid, value)
-                    if self.policy is not None:
-                        self.ended_curves[cid] = self.curve(cid)
                 else:
                     still.append(cid)
             running = still
-            if not canceled:
-                self.apply_policy(running)
+            if not canceled and self.policy is not None:
+                self.read_new_points()
+                self.apply_policy(running, ended)
             while not canceled and launched < total and len(running) < limit:
                 if pending:
                     running.append(self.launch(pending.pop(0)))
