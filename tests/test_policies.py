@@ -56,7 +56,15 @@ def test_evaluation_interval_and_delay():
     assert decide(BanditPolicy(slack_factor=0.1, evaluation_interval=4, delay_evaluation=5), curves) == {}
     done = {}
     BanditPolicy(slack_factor=0.1).evaluate({"best": [0.9], "bad": [0.95]}, {"bad"}, "MAXIMIZE", done)
-    assert done == {"bad": 1}  # an interval is looked at once
+    assert done == {"bad": 1}
+
+
+def test_a_waiting_child_is_judged_again_when_others_reach_its_interval():
+    policy, done = MedianStoppingPolicy(delay_evaluation=2), {}
+    alone = {"bad": [0.1, 0.1], "best": [0.9]}  # best has not reached interval 2 yet
+    assert policy.evaluate(alone, {"bad", "best"}, "MAXIMIZE", done) == {}
+    later = {"bad": [0.1, 0.1], "best": [0.9, 0.95], "mid": [0.5, 0.6]}  # bad reported nothing new meanwhile
+    assert set(policy.evaluate(later, {"bad", "best", "mid"}, "MAXIMIZE", done)) == {"bad"}
 
 
 def test_median_stopping():

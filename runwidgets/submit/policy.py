@@ -86,10 +86,13 @@ class EarlyTerminationPolicy:
         out: dict[str, Stop] = {}
         for rid in running:
             n = len(curves.get(rid, ()))
-            for interval in range(done.get(rid, 0) + 1, n + 1):
-                done[rid] = interval
-                if not self.due(interval):
-                    continue
+            intervals = [i for i in range(done.get(rid, 0) + 1, n + 1) if self.due(i)]
+            latest = next((i for i in range(n, 0, -1) if self.due(i)), None)
+            if latest is not None and latest not in intervals:
+                # looked at again: other children may have reached it since (a child that waits reports nothing new)
+                intervals.append(latest)
+            done[rid] = max(done.get(rid, 0), n)
+            for interval in intervals:
                 stop = self._decide(rid, interval, curves, goal, finished)
                 if stop is not None:
                     out[rid] = stop
