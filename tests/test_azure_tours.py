@@ -801,3 +801,13 @@ def test_run_ids_are_ones_mlflow_accepts(ws, mlflow_uri):
     assert "." not in run.id
     mlflow.set_tracking_uri(ws.get_mlflow_tracking_uri())
     assert mlflow.get_run(run.id).data.metrics == {"x": 1.0}
+
+
+def test_a_mistyped_runwidgets_uri_creates_nothing(tmp_path, mlflow_uri):
+    import mlflow
+
+    target = tmp_path / "no-such-workspace"
+    mlflow.set_tracking_uri(f"runwidgets://{target}")
+    with pytest.raises(mlflow.exceptions.MlflowException, match="names no runwidgets workspace"):
+        mlflow.search_experiments()
+    assert not target.exists()

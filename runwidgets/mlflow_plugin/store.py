@@ -54,7 +54,7 @@ from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModels
 from mlflow.utils.validation import _validate_batch_log_data
 
 from ..store import base as st
-from ..store.errors import RunNotFound
+from ..store.errors import RunNotFound, WorkspaceNotFound
 from ..store.sqlite import SqliteStore
 from ..tracking import validate as check
 from .uri import local_path, tracking_uri
@@ -85,7 +85,14 @@ class WorkspaceTrackingStore(AbstractStore):
         from ..tracking.workspace import Workspace
 
         self.uri = store_uri or ""
-        self.workspace = Workspace(local_path(self.uri))
+        try:  # a mistyped URI must not make a workspace: only an existing one is opened
+            self.workspace = Workspace(local_path(self.uri), create=False)
+        except WorkspaceNotFound as e:
+            raise MlflowException(
+                f"{self.uri} names no runwidgets workspace ({e}); use ws.get_mlflow_tracking_uri()"
+                " of a Workspace you made",
+                RESOURCE_DOES_NOT_EXIST,
+            ) from None
         store = self.workspace.store
         if not isinstance(store, SqliteStore):
             raise MlflowException(f"{self.uri} is not a local workspace", INVALID_PARAMETER_VALUE)

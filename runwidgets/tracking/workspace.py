@@ -204,6 +204,7 @@ class Workspace:
             return self.tracking_uri
         from ..mlflow_plugin.uri import tracking_uri
 
+        self.store  # noqa: B018 - the database exists before MLflow is pointed at it (MLflow never creates one)
         return tracking_uri(self.path)
 
     def _env(self) -> dict[str, str]:
