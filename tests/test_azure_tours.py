@@ -811,3 +811,68 @@ def test_a_mistyped_runwidgets_uri_creates_nothing(tmp_path, mlflow_uri):
     with pytest.raises(mlflow.exceptions.MlflowException, match="names no runwidgets workspace"):
         mlflow.search_experiments()
     assert not target.exists()
+
+
+SLOW_PACKAGE = {
+    "setup.py": """
+        import time
+
+        from setuptools import setup
+
+        time.sleep(120)  # a build step that takes long: the run is canceled meanwhile
+        setup(name="rwslow", version="1.0", py_modules=[])
+        """
+}
+
+
+def test_cancel_during_an_environment_build_stops_it_and_leaves_nothing_half_made(tmp_path, exp):
+    from waiting import wait_until
+
+    from runwidgets import Environment, ScriptRunConfig
+    from runwidgets.submit import venvs
+
+    slow = write(tmp_path / "rwslow", SLOW_PACKAGE)
+    env = Environment("slow-build")
+    env.python.conda_dependencies.add_pip_package(str(slow))
+    env.python.conda_dependencies.set_pip_option("--no-build-isolation")
+    src = write(tmp_path / "src", {"x.py": "print('never')\n"})
+    run = exp.submit(ScriptRunConfig(str(src), "x.py", environment=env))
+    build_log = Path(run._store.file_path(run.id, "azureml-logs/20_image_build_log.txt"))
+    assert wait_until(lambda: build_log.is_file() and "installing 1 requirement" in build_log.read_text(), timeout=60)
+    run.cancel()
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Canceled" and "azureml-logs/70_driver_log.txt" not in run.get_file_names()
+    target = venvs.env_dir(env._spec())
+    assert not target.exists() and not list(target.parent.glob(f".{target.name}.building-*"))  # nothing half-made
+    assert wait_until(lambda: not processes_mentioning(str(slow)), timeout=15)  # pip and its build are gone
+
+
+def processes_mentioning(text: str) -> list[int]:
+    import psutil
+
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(text in part for part in p.info["cmdline"] or []):
+                out.append(p.pid)
+        except psutil.Error:
+            pass
+    return out
+
+
+def test_runs_asking_for_one_environment_at_once_build_it_once(tmp_path, exp):
+    from runwidgets import Environment, ScriptRunConfig
+
+    env = Environment("shared-build")
+    env.python.conda_dependencies.add_pip_package(str(make_wheel(tmp_path / "wheels")))
+    env.python.conda_dependencies.add_pip_package("numpy")  # differs from other tests' lists: a new environment
+    src = write(tmp_path / "src", {"x.py": "import rwtestpkg\nprint('value', rwtestpkg.VALUE)\n"})
+    runs = [exp.submit(ScriptRunConfig(str(src), "x.py", environment=env)) for _ in range(3)]
+    logs = []
+    for run in runs:
+        assert run.wait_for_completion()["status"] == "Completed"
+        files = run.get_details_with_logs()["logFiles"]
+        assert "value 42" in files["azureml-logs/70_driver_log.txt"]
+        logs.append(files["azureml-logs/20_image_build_log.txt"])
+    assert sum("environment 'shared-build' built in" in log for log in logs) == 1
+    assert sum("reusing environment 'shared-build'" in log for log in logs) == 2

@@ -65,12 +65,19 @@ def ensure(spec: EnvironmentSpec, log: IO[str], canceled: Callable[[], bool] = l
     target = env_dir(spec)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # another run is building it: wait, then reuse it
-            log.write(f"another run is building environment {spec.name!r}; waiting for it\n")
-            log.flush()
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        waiting = False
+        while True:  # another run may be building it: wait (a cancel still stops this one), then reuse it
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waiting:
+                    log.write(f"another run is building environment {spec.name!r}; waiting for it\n")
+                    log.flush()
+                    waiting = True
+                if canceled():
+                    raise BuildCanceled("canceled while waiting for another run to build the environment") from None
+                time.sleep(0.25)
         if (target / DONE).exists():
             log.write(f"reusing environment {spec.name!r} ({spec.key()}) at {target}\n")
             return interpreter(spec)
