@@ -298,3 +298,14 @@ def test_ctrl_c_stops_waiting_and_leaves_the_run(ws, src):
     assert run.get_status() == "Running"
     run.cancel()
     wait_status(run, ["Canceled"])
+
+
+def test_a_bad_time_limit_is_refused_before_anything_is_recorded(exp, src):
+    for limit in (-1, 0, "1h"):
+        with pytest.raises(ValueError, match="max_run_duration_seconds must be a positive number"):
+            exp.submit(ScriptRunConfig(str(src), "train.py", max_run_duration_seconds=limit))
+    config = ScriptRunConfig(str(src), "train.py")
+    config.run_config.max_run_duration_seconds = -5  # set the Azure way, after the config was made
+    with pytest.raises(ValueError, match="max_run_duration_seconds"):
+        exp.submit(config)
+    assert exp.get_runs() == []

@@ -71,10 +71,6 @@ class ScriptRunConfig:
             raise FileNotFoundError(f"no script {script!r} in {self.source_directory}")
         if arguments is not None and not isinstance(arguments, (list, tuple)):
             raise TypeError(f"arguments must be a list, like ['--alpha', 0.5], got {type(arguments).__name__}")
-        if max_run_duration_seconds is not None and not (
-            isinstance(max_run_duration_seconds, (int, float)) and max_run_duration_seconds > 0
-        ):
-            raise ValueError(f"max_run_duration_seconds must be a positive number, got {max_run_duration_seconds!r}")
         self.run_config = run_config or RunConfiguration()
         if environment is not None:
             self.run_config.environment = environment
@@ -103,10 +99,10 @@ class ScriptRunConfig:
         """The environment the run gets, checked (a Docker image or a conda-only package is refused here)."""
         return self._recorded_environment or self.run_config.environment._spec()
 
-    def argv(self, extra: Sequence[str] = (), python: str | None = None) -> list[str]:
-        """The command line the supervisor runs, in the snapshot folder."""
+    def argv(self, python: str, extra: Sequence[str] = ()) -> list[str]:
+        """The command line the supervisor runs, in the snapshot folder, with the environment's ``python``."""
         if self.script is not None:
-            return [python or venvs.interpreter(self.environment()), "-u", self.script, *self.arguments, *extra]
+            return [python, "-u", self.script, *self.arguments, *extra]
         if isinstance(self.command, str):
             return ["/bin/sh", "-c", " ".join([self.command, *map(_quote, extra)])]
         return [str(c) for c in self.command or []] + list(extra)
@@ -116,15 +112,16 @@ class ScriptRunConfig:
         if limit is not None and not (isinstance(limit, (int, float)) and limit > 0):
             raise ValueError(f"max_run_duration_seconds must be a positive number, got {limit!r}")
         env = self.environment()
+        python = venvs.interpreter(env)
         return ScriptDefinition(
-            argv=self.argv(extra),
+            argv=self.argv(python, extra),
             script=self.script,
             arguments=[*self.arguments, *extra],
             command=self.command,
             source_directory=str(self.source_directory),
             max_run_duration_seconds=self.max_run_duration_seconds,
             environment_variables=sorted(self.environment_variables),  # names only: values may be secrets
-            python=venvs.interpreter(env),
+            python=python,
             environment=env,
         )
 
