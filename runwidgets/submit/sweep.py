@@ -192,8 +192,6 @@ def _run_id(run: Any, what: str) -> str:
 class HyperDriveRun(Run):
     """The parent run of a sweep."""
 
-    RUN_TYPE = SWEEP_RUN
-
     def _ranked(self, include_failed: bool = True, include_canceled: bool = True) -> list[tuple[float | None, Run]]:
         cfg = ranking.primary_config(self._store.get_run(self.id).properties)
         if cfg is None:

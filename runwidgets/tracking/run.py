@@ -47,31 +47,26 @@ _STEP_TYPES = frozenset({np.int64, np.int32, np.int16, np.int8, np.uint32, np.ui
 _STEP_MIN, _STEP_MAX = -(2**63), 2**63
 
 
-# A run type -> the module holding its Run subclass, imported when a run of that type is read.
-_TYPED_RUNS = {st.SWEEP_RUN: "runwidgets.submit.sweep"}
+# A run type -> the Run subclass that stands for it ("module:Class"), imported when such a run is read.
+_TYPED_RUNS = {st.SWEEP_RUN: "runwidgets.submit.sweep:HyperDriveRun"}
 
 
 class Run:
     """One run of an experiment. ``Run(experiment, run_id)`` fetches an existing run."""
 
-    RUN_TYPE: str | None = None  # set by subclasses for the run type they stand for
-    _types: dict[str, type[Run]] = {}
     _context: Run | None = None
     _workspace_class: Any = None  # the Workspace class (workspace.py sets it)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.RUN_TYPE:
-            Run._types[cls.RUN_TYPE] = cls
 
     @staticmethod
     def _of(experiment: Experiment, rec: st.RunRecord) -> Run:
         """The object for a stored run, of the class its type calls for (a sweep's is a HyperDriveRun)."""
-        if rec.kind in _TYPED_RUNS and rec.kind not in Run._types:
+        cls: type[Run] = Run
+        if rec.kind in _TYPED_RUNS:
             import importlib
 
-            importlib.import_module(_TYPED_RUNS[rec.kind])
-        return Run._types.get(rec.kind, Run)(experiment, rec.run_id, _record=rec)
+            module, name = _TYPED_RUNS[rec.kind].split(":")
+            cls = getattr(importlib.import_module(module), name)
+        return cls(experiment, rec.run_id, _record=rec)
 
     def __init__(self, experiment: Experiment, run_id: str, *, _record: st.RunRecord | None = None) -> None:
         self.experiment = experiment
