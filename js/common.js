@@ -47,6 +47,7 @@ export const MSG = Object.freeze({
   SPLICE: "splice",
   LOG_SYNC: "log_sync",
   OPEN_CHILD: "open_child",
+  TICK_CHILDREN: "tick_children",
   RESYNC: "resync",
 });
 
@@ -54,7 +55,7 @@ export const MSG = Object.freeze({
  * Apply a poll's splices. Each entry names a chart by its index in the view's `charts` trait
  * (the model ids of its line, note and y scales) and carries what changed: the line's tail from
  * `s` (two buffers, x then y rows, for a line the page should have at length `n`), the note's
- * text `t`, the y range `b` (on the log scale when `g`). Applied with set_state, as if the
+ * text `t`, the y range `b` (on the log scale when `g`), the axes' round ticks `xt` and `yt`. Applied with set_state, as if the
  * kernel had sent the whole state, so nothing is echoed back. A page whose copy of a line does
  * not have the expected length asks for that line whole instead.
  * @param {any} model the anywidget model @param {any} msg @param {DataView[]} buffers
@@ -71,6 +72,8 @@ export async function applySplices(model, msg, buffers) {
     if (!ids) continue;
     if (entry.t !== undefined) (await manager.get_model(ids.note)).set_state({ value: entry.t });
     if (entry.b) (await manager.get_model(entry.g ? ids.log : ids.lin)).set_state({ min: entry.b[0], max: entry.b[1] });
+    if (entry.xt) (await manager.get_model(ids.xa)).set_state({ tick_values: entry.xt });
+    if (entry.yt) (await manager.get_model(ids.ya)).set_state({ tick_values: entry.yt });
     if (!spliced) continue;
     const lines = await manager.get_model(ids.lines);
     const x = lines.get("x");

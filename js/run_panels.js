@@ -31,13 +31,23 @@ export default {
     const kidsSection = h("details", "rw-section rw-children-section");
     kidsSection.open = true;
     const kidsSummary = h("summary");
+    const progress = h("div", "rw-progress");
+    const ticked = new Set();
     const kidsTable = h("table", "rw-table rw-children");
     const pager = h("div", "rw-pager");
     const prev = h("button", null, "‹ prev");
     const next = h("button", null, "next ›");
     const pageLabel = h("span", "rw-muted");
     pager.append(prev, pageLabel, next);
-    kidsSection.append(kidsSummary, kidsTable, pager);
+    kidsSection.append(kidsSummary, progress, kidsTable, pager);
+
+    // -- tables and heatmaps
+    const tabSection = h("details", "rw-section");
+    tabSection.open = true;
+    const tabSummary = h("summary", null, "Tables");
+    const tabBox = h("div", "rw-tables");
+    tabSection.append(tabSummary, tabBox);
+    const normalized = new Set(); // heatmaps shown as shares of each row
 
     // -- images
     const imgSection = h("details", "rw-section");
@@ -58,7 +68,7 @@ export default {
     const logPre = h("pre", "rw-log");
     logSection.append(logSummary, logBar, logPre);
 
-    el.append(kidsSection, imgSection, logSection);
+    el.append(kidsSection, tabSection, imgSection, logSection);
 
     function drawChildren() {
       const data = model.get("children") || {};
@@ -69,7 +79,11 @@ export default {
       const pages = Math.max(1, Math.ceil(rows.length / size));
       page = Math.min(page, pages - 1);
       kidsSummary.textContent = `Child runs (${rows.length})${data.metric ? ` by ${data.metric}` : ""}`;
+      drawProgress(data.progress);
       const head = h("tr");
+      const tickHead = h("th", null, "");
+      tickHead.title = "tick runs to compare their metrics on one chart";
+      head.append(tickHead);
       for (const c of ["", "run", "status", "started", "duration", "parameters", data.metric || "metric"])
         head.append(h("th", null, c));
       const thead = h("thead");
@@ -82,6 +96,13 @@ export default {
         const tr = h("tr", id === data.best ? "rw-best" : "");
         tr.dataset.runId = id;
         tr.title = `open ${id}`;
+        const tickCell = h("td", "rw-tick");
+        const tick = h("input");
+        tick.type = "checkbox";
+        tick.checked = ticked.has(id);
+        tick.dataset.tick = id;
+        tick.setAttribute("aria-label", `compare ${name}`);
+        tickCell.append(tick);
         const star = h("td", "rw-star", id === data.best ? "★" : "");
         if (id === data.best) star.title = "best so far";
         const badge = h("span", statusClass(status), status);
@@ -94,6 +115,7 @@ export default {
           st.append(why);
         }
         tr.append(
+          tickCell,
           star,
           h("td", null, name),
           st,
@@ -110,6 +132,36 @@ export default {
       next.disabled = page >= pages - 1;
       pager.style.display = pages > 1 ? "" : "none";
     }
+    /** done / running / queued / stopped / failed out of the total, as a bar and a line of text. */
+    function drawProgress(p) {
+      progress.style.display = p?.total ? "" : "none";
+      if (!p?.total) return;
+      const bar = h("div", "rw-progress-bar");
+      for (const [key, label] of [
+        ["done", "done"],
+        ["stopped", "stopped early"],
+        ["failed", "failed or canceled"],
+        ["running", "running"],
+        ["queued", "queued"],
+      ]) {
+        if (!p[key]) continue;
+        const seg = h("span", `rw-seg rw-seg-${key}`);
+        seg.style.flexGrow = String(p[key]);
+        seg.title = `${p[key]} ${label}`;
+        bar.append(seg);
+      }
+      const parts = [`${p.done} of ${p.total} done`];
+      if (p.running) parts.push(`${p.running} running`);
+      if (p.queued) parts.push(`${p.queued} queued`);
+      if (p.stopped) parts.push(`${p.stopped} stopped early`);
+      if (p.failed) parts.push(`${p.failed} failed or canceled`);
+      if (p.left_seconds !== null && p.left_seconds !== undefined) {
+        const left = Math.max(0, p.left_seconds - (Date.now() / 1000 - (p.at || Date.now() / 1000)));
+        parts.push(`about ${fmtSpan(0.001, left + 0.001)} left at this pace`);
+      }
+      progress.replaceChildren(bar, h("div", "rw-muted rw-progress-text", parts.join(" · ")));
+    }
+
     prev.addEventListener(
       "click",
       () => {
@@ -129,12 +181,77 @@ export default {
     kidsTable.addEventListener(
       "click",
       (event) => {
+        const box = event.target;
+        if (box instanceof HTMLInputElement && box.dataset.tick) {
+          if (box.checked) ticked.add(box.dataset.tick);
+          else ticked.delete(box.dataset.tick);
+          model.send({ type: MSG.TICK_CHILDREN, run_ids: [...ticked] });
+          return; // a tick compares; it does not open the run
+        }
+        if (event.target instanceof Element && event.target.closest(".rw-tick")) return;
         const tr = event.target instanceof Element ? event.target.closest("tr[data-run-id]") : null;
         if (!(tr instanceof HTMLElement)) return;
         model.send({ type: MSG.OPEN_CHILD, run_id: tr.dataset.runId });
       },
       { signal },
     );
+
+    /** A table metric as a table; a square one (a confusion matrix) as a heatmap: cells shaded by value,
+     * raw counts or shares of each true class. */
+    function drawTables() {
+      const tables = model.get("tables") || [];
+      tabSection.style.display = tables.length ? "" : "none";
+      tabBox.replaceChildren();
+      for (const t of tables) {
+        const fig = h("figure", t.heat ? "rw-heat" : "rw-table-metric");
+        const cap = h("figcaption", null, t.name);
+        fig.append(cap);
+        const norm = t.heat && normalized.has(t.name);
+        if (t.heat) {
+          const toggle = h("button", "rw-heat-toggle", norm ? "show counts" : "normalize rows");
+          toggle.addEventListener("click", () => {
+            if (normalized.has(t.name)) normalized.delete(t.name);
+            else normalized.add(t.name);
+            drawTables();
+          });
+          cap.append(" ", toggle);
+        }
+        const table = h("table", "rw-table");
+        const head = h("tr");
+        if (t.row_labels)
+          head.append(h("th", "rw-corner", t.row_title && t.col_title ? `${t.row_title} \\ ${t.col_title}` : ""));
+        for (const c of t.columns) head.append(h("th", null, c));
+        const thead = h("thead");
+        thead.append(head);
+        const body = h("tbody");
+        const rows = t.rows || [];
+        const shown = rows.map((r) => {
+          if (!norm) return r;
+          const sum = r.reduce((a, b) => a + (typeof b === "number" ? b : 0), 0);
+          return r.map((v) => (sum ? v / sum : 0));
+        });
+        let max = 0;
+        if (t.heat) for (const r of shown) for (const v of r) max = Math.max(max, typeof v === "number" ? v : 0);
+        shown.forEach((r, i) => {
+          const tr = h("tr");
+          if (t.row_labels) tr.append(h("th", null, t.row_labels[i]));
+          for (const v of r) {
+            const td = h("td", "rw-num", norm ? fmtValue(+v.toFixed(3)) : fmtValue(v));
+            if (t.heat && max > 0 && typeof v === "number") {
+              const share = v / max;
+              td.style.background = `color-mix(in srgb, var(--rw-accent) ${Math.round(share * 85)}%, transparent)`;
+              if (share > 0.55) td.classList.add("rw-heat-strong");
+            }
+            tr.append(td);
+          }
+          body.append(tr);
+        });
+        table.append(thead, body);
+        fig.append(table);
+        if (t.total > rows.length) fig.append(h("div", "rw-muted", `first ${rows.length} of ${t.total} rows`));
+        tabBox.append(fig);
+      }
+    }
 
     function drawImages() {
       const images = model.get("images") || [];
@@ -219,9 +336,11 @@ export default {
 
     model.on("change:children", drawChildren);
     model.on("change:images", drawImages);
+    model.on("change:tables", drawTables);
     model.on("change:log_names", drawLogNames);
     model.on("msg:custom", onMessage);
     drawChildren();
+    drawTables();
     drawImages();
     drawLogNames();
     return () => {

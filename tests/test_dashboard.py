@@ -83,7 +83,7 @@ def test_dashboard_home_and_run_page_as_widgets(ws):
     assert len(d.table.rows) == 2
     d.table.selected = [a.id, b.id]
     d._show_compare()
-    assert d.compare.metric.value == "loss" and len(d.compare.figure.marks) == 1  # beta has one point only
+    assert d.compare.metric.value == "loss" and len(d.compare.curves.shown) == 1  # beta has one point only
     d.close()
     page = Dashboard(ws, query=f"run={a.id}")
     _ = page.widget

@@ -128,7 +128,8 @@ def test_idle_poll_changes_no_trait(run, sent):
     run.flush()
     d.poll()
     chart = d.chart("x")
-    assert sent and all(w in (chart.lines, chart.note, chart.y_lin, d.header, d.panels) for w, _, _ in sent)
+    allowed = (chart.lines, chart.note, chart.y_lin, chart.x_axis, chart.y_axis, d.header, d.panels)
+    assert sent and all(w in allowed for w, _, _ in sent)  # axes re-tick as the extent grows
     d.close()
 
 
@@ -474,13 +475,17 @@ def test_charts_read_at_a_glance():
     c.set_data(np.array([0.0]), [np.array([0.5])])
     assert (c.x_scale.min, c.x_scale.max) == (0.0, 1.0) and c.x_axis.tick_values.tolist() == [0.0]  # no step -1
     c.set_data(np.array([0.0, 1.0, 2.0]), [np.array([0.5, 0.4, 0.3])])
-    assert c.x_scale.min is None and c.x_axis.tick_values is None  # d3's own ticks from here on
+    assert c.x_scale.min is None and c.x_axis.tick_values.tolist() == [0, 1, 2]  # whole steps, whole ticks
     assert (c.y_lin.min, c.y_lin.max) == (0.25, 0.55)  # round numbers around the data
+    assert c.y_axis.tick_values.tolist() == [0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55]  # not bqplot's 0.25, 0.325 ...
+    c.set_data(np.arange(1001.0), [np.linspace(0.0, 0.6, 1001)])
+    assert c.x_axis.tick_values.tolist() == [0, 200, 400, 600, 800, 1000]
     c.close()
 
     child = ChildMetricChart("accuracy", "MAXIMIZE")
     values = [0.9, 0.2, None, 0.55, 0.1, 0.95]
     child.set_values(values)
     assert child.y_lin.min <= 0.1 and child.y_lin.max >= 0.95  # every child's dot is on the chart
-    assert child.dots.display_legend and child.lines.display_legend and child.dots.labels == ["child runs"]
+    assert "dots, and the best so far" in child.figure.title and not child.dots.display_legend  # no box over dots
+    assert (child.x_scale.min, child.x_scale.max) == (0.5, 6.5)  # the end dots whole
     child.close()

@@ -43,8 +43,10 @@ def run_type(recorded: str) -> str:
     return _OLD_TYPES.get(recorded, recorded)
 
 
-# Metric kinds. A "table" metric is stored as one series per column.
-SCALAR, LIST, TABLE, IMAGE = "scalar", "list", "table", "image"
+# Metric kinds. A "table" metric is stored as one series per column. An "image" point names a file of the
+# run's images/, a "chart" point a JSON document of its metrics/ (Azure's confusion matrix, accuracy
+# table, residuals and predictions: runwidgets.tracking.evaluation).
+SCALAR, LIST, TABLE, IMAGE, CHART = "scalar", "list", "table", "image", "chart"
 
 # A live run's writer refreshes its heartbeat this often; a reader calls a run
 # "lost" when the heartbeat is older than the timeout (both in seconds).

@@ -8,6 +8,7 @@ through at the call.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
 import secrets
@@ -26,6 +27,7 @@ import numpy as np
 from ..store import base as st
 from ..store.files import DRIVER_LOG, PYTHON_LOG, SUPERVISOR_LOG, is_log  # noqa: F401 - part of this module's API
 from ..store.uri import safe_href
+from . import evaluation
 from . import validate as check
 from .buffer import PointBuffer
 from .flusher import FLUSHER
@@ -223,7 +225,8 @@ class Run:
         if have is None:
             self._kinds[name] = kind
         elif have != kind:
-            verbs = {st.SCALAR: "log", st.LIST: "log_list", st.TABLE: "log_row/log_table", st.IMAGE: "log_image"}
+            verbs = {st.SCALAR: "log", st.LIST: "log_list", st.TABLE: "log_row/log_table", st.IMAGE: "log_image",
+                     st.CHART: "log_confusion_matrix (or log_accuracy_table, ...)"}  # fmt: skip
             raise ValueError(
                 f"metric {name!r} was logged with run.{verbs[have]}; run.{verbs[kind]} cannot add to it."
                 " Use another name"
@@ -311,6 +314,38 @@ class Run:
             self._store.put_file(self.id, file_name, data)
         self._queue((st.IMAGE, name, None)).append((file_name, None, _now()))
 
+    def log_confusion_matrix(self, name: str, value: Any, description: str = "") -> None:
+        """Log a confusion matrix, Azure's way: ``{"schema_type": "confusion_matrix", "schema_version":
+        "1.0.0", "data": {"class_labels": [...], "matrix": [[...]]}}`` (a dict or its JSON). Drawn as a heatmap."""
+        self._log_evaluation("confusion_matrix", name, value, description)
+
+    def log_accuracy_table(self, name: str, value: Any, description: str = "") -> None:
+        """Log an accuracy table (TP, FP, TN, FN per class at many thresholds; Azure's schema ``accuracy_table``
+        with probability_tables, percentile_tables, their thresholds and class_labels). Drawn as ROC curves."""
+        self._log_evaluation("accuracy_table", name, value, description)
+
+    def log_residuals(self, name: str, value: Any, description: str = "") -> None:
+        """Log a histogram of residuals (predicted - actual): ``data`` has bin_edges and bin_counts."""
+        self._log_evaluation("residuals", name, value, description)
+
+    def log_predictions(self, name: str, value: Any, description: str = "") -> None:
+        """Log binned predictions against true values: ``data`` has bin_averages, bin_errors, bin_counts and
+        bin_edges. Drawn as the average prediction per bin of true values, with its error, against the ideal."""
+        self._log_evaluation("predictions", name, value, description)
+
+    def _log_evaluation(self, schema: str, name: str, value: Any, description: str) -> None:
+        import io
+
+        check.metric_name(name)
+        doc = evaluation.document(schema, name, value)
+        self._claim(name, st.CHART)
+        if description:
+            self._describe(name, description)
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+        file_name = f"metrics/{stem}_{secrets.token_hex(4)}.json"
+        self._store.put_file(self.id, file_name, io.BytesIO(json.dumps(doc).encode()))
+        self._queue((st.CHART, name, None)).append((file_name, None, _now()))
+
     def flush(self) -> None:
         """Write every buffered point to the store now."""
         self._flush()
@@ -336,7 +371,7 @@ class Run:
         out = {}
         for run in runs:
             run._flush()
-            out[run.id] = _shape_metrics(self._store.read_series(run.id, name))
+            out[run.id] = _shape_metrics(self._store.read_series(run.id, name), run)
         return out if recursive else out[self.id]
 
     def get_metrics_frame(self, name: str | None = None, recursive: bool = False) -> pandas.DataFrame:
@@ -720,11 +755,13 @@ def _list_runs(
 Run.list = staticmethod(_list_runs)  # type: ignore[attr-defined]
 
 
-def _shape_metrics(chunks: list[st.SeriesChunk]) -> dict:
+def _shape_metrics(chunks: list[st.SeriesChunk], run: Run) -> dict:
     out: dict[str, Any] = {}
     for ch in chunks:
         k, values = ch.key, ch.values.tolist()
-        if k.kind == st.TABLE:
+        if k.kind == st.CHART:  # the document itself (Azure gave a link to it); the latest one logged
+            out[k.name] = json.loads(run._store.read_file(run.id, str(values[-1])))
+        elif k.kind == st.TABLE:
             out.setdefault(k.name, {})[k.column] = values
         elif k.kind == st.LIST:
             out[k.name] = values

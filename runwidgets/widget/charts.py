@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 import bqplot as bq
 import ipywidgets as W
@@ -34,7 +34,7 @@ class Splices:
     Each chart's widget ids are published once (``publish``, a trait of the
     view); an entry then names its chart by index: ``{"i", "s": start, "n":
     length the page should have, "t": note text, "b": [y min, y max], "g": 1
-    on the log scale}``, with two buffers (x, then y rows) for each entry that
+    on the log scale, "xt"/"yt": an axis's tick values}``, with two buffers (x, then y rows) for each entry that
     has ``"s"``. The kernel's copies are set under the property lock.
     """
 
@@ -47,6 +47,7 @@ class Splices:
 
     def register(self, chart: LineChart) -> int:
         ids = {"lines": chart.lines.model_id, "note": chart.note.model_id}
+        ids |= {"xa": chart.x_axis.model_id, "ya": chart.y_axis.model_id}
         self.registry.append({**ids, "lin": chart.y_lin.model_id, "log": chart.y_log.model_id})
         self.publish(list(self.registry))
         return len(self.registry) - 1
@@ -70,6 +71,14 @@ class Splices:
             entry["g"] = 1
         set_quietly(scale, min=lo, max=hi)
 
+    def ticks(self, index: int, which: str, axis: bq.Axis, values: np.ndarray) -> None:
+        """An axis's new round ticks (``which``: "x" or "y"), as the entry's ``xt`` or ``yt``."""
+        old = axis.tick_values
+        if old is not None and len(old) == len(values) and np.array_equal(np.asarray(old), values):
+            return
+        self._entry(index)[f"{which}t"] = values.tolist()
+        set_quietly(axis, tick_values=values)
+
     def flush(self) -> None:
         if self.entries:
             # buffers were added in the order entries were first made; entries keep that order
@@ -86,6 +95,50 @@ def nice_step(span: float, ticks: int = 5) -> float:
     raw = span / ticks
     mag = 10.0 ** math.floor(math.log10(raw))
     return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
+
+
+def nice_ticks(lo: float, hi: float, ticks: int = 5, integer: bool = False) -> np.ndarray:
+    """Round tick values inside ``lo .. hi``: multiples of ``nice_step`` (whole numbers when ``integer``).
+
+    bqplot's own ``num_ticks`` spaces ticks evenly between the ends of the domain (0.725, 1.11, 1.50 ...),
+    so every chart sets its ticks itself."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return np.array([lo]) if math.isfinite(lo) else EMPTY
+    step = nice_step(hi - lo, ticks)
+    # prefer a round step that lands on both ends (nice_bounds makes them multiples of one), so the
+    # frame's ends are labelled: 0.25 .. 0.55 by 0.05, not 0.3 .. 0.5 by 0.1
+    mag = 10.0 ** math.floor(math.log10(step))
+    fits = [
+        c
+        for c in (m * mag * f for m in (1, 2, 2.5, 5) for f in (0.1, 1, 10))
+        if ticks - 1 <= (hi - lo) / c <= 2 * ticks - 2 and _whole(lo / c) and _whole(hi / c)
+    ]
+    if fits:
+        step = min(fits, key=lambda c: (abs((hi - lo) / c - ticks), -c))
+    if integer:
+        step = max(1.0, step)
+    first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    return np.array([float(f"{k * step:.12g}") for k in range(first, last + 1)])
+
+
+def _whole(v: float) -> bool:
+    return abs(v - round(v)) < 1e-6
+
+
+def set_ticks(axis: bq.Axis, values: np.ndarray | None) -> None:
+    """Give an axis its tick values, sending them only when they changed (None: bqplot's own, for log)."""
+    old = axis.tick_values
+    if values is None:
+        if old is not None and len(old):
+            axis.tick_values = None
+    elif old is None or len(old) != len(values) or not np.array_equal(np.asarray(old), values):
+        axis.tick_values = values
+
+
+def linear_scale(**kw) -> bq.LinearScale:
+    """A scale whose domain is what we set or the data's extent: marks with a size (a scatter's crosses,
+    even hidden) would otherwise pad it past our round bounds."""
+    return bq.LinearScale(allow_padding=False, **kw)
 
 
 def nice_bounds(lo: float, hi: float) -> tuple[float, float]:
@@ -123,6 +176,24 @@ def _bounds(ys: list[np.ndarray], log: bool) -> tuple[float, float] | None:
     return nice_bounds(lo, hi)
 
 
+@contextmanager
+def held(*widgets: W.Widget) -> Iterator[None]:
+    """Hold the sync of several widgets at once (one message each when the block ends)."""
+    with ExitStack() as stack:
+        for w in widgets:
+            stack.enter_context(w.hold_sync())
+        yield
+
+
+def x_ticks(x: np.ndarray) -> np.ndarray:
+    """Round ticks over the extent of the x values (whole numbers when the x are: steps, rows)."""
+    finite = x[np.isfinite(x)] if len(x) else x
+    if not len(finite):
+        return EMPTY
+    lo, hi = float(finite.min()), float(finite.max())
+    return nice_ticks(lo, hi, 6, integer=bool(np.all(finite == np.round(finite))))
+
+
 def single_x(x: np.ndarray) -> float | None:
     """The x of a series that has one x so far (d3 would spread its axis to -1 .. 1 around it)."""
     if not len(x) or not np.isfinite(x[0]) or not np.all(x == x[0]):
@@ -136,16 +207,16 @@ class LineChart:
     def __init__(self, title: str, x_label: str = "step", y_label: str = "", splices: Splices | None = None) -> None:
         self.splices = splices  # None: every change is sent whole (a chart outside a RunDetails)
         self.index = -1  # this chart's place in splices' registry
-        self.x_scale = bq.LinearScale()
-        self.y_lin = bq.LinearScale()
-        self.y_log = bq.LogScale()
+        self.x_scale = linear_scale()
+        self.y_lin = linear_scale()
+        self.y_log = bq.LogScale(allow_padding=False)
         scales = {"x": self.x_scale, "y": self.y_lin}
         self.lines = bq.Lines(x=EMPTY, y=EMPTY, scales=scales, colors=COLORS, stroke_width=1.5)
         self.bad = bq.Scatter(
             x=EMPTY, y=EMPTY, scales=scales, marker="cross", default_size=40, colors=["#d62728"], visible=False
         )
-        self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, num_ticks=6)
-        self.y_axis = bq.Axis(scale=self.y_lin, side="left", label=y_label, tick_format=".3g", num_ticks=5)
+        self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, tick_format="~g")
+        self.y_axis = bq.Axis(scale=self.y_lin, side="left", label=y_label, tick_format="~g")
         self.figure = bq.Figure(
             marks=[self.lines, self.bad],
             axes=[self.x_axis, self.y_axis],
@@ -205,9 +276,7 @@ class LineChart:
         if len(bad_idx) > MAX_POINTS:
             bad_idx = bad_idx[:: -(-len(bad_idx) // MAX_POINTS)]
         y_scale = self.y_log if log else self.y_lin
-        with ExitStack() as stack:
-            for widget in (self.lines, self.bad, self.y_axis, y_scale, self.note):
-                stack.enter_context(widget.hold_sync())
+        with held(self.lines, self.bad, self.y_axis, y_scale, self.note):
             if self.y_axis.scale is not y_scale:
                 self.lines.scales = self.bad.scales = {"x": self.x_scale, "y": y_scale}
                 self.y_axis.scale = y_scale
@@ -221,6 +290,8 @@ class LineChart:
                     self.splices.bounds(self.index, y_scale, *bounds, log)
                 else:
                     y_scale.min, y_scale.max = bounds
+            if bounds is not None:
+                self._ticks("y", self.y_axis, None if log else nice_ticks(*bounds))
             if len(bad_idx) and bounds is not None:
                 # +inf at the top edge, -inf and NaN at the bottom
                 edge = np.array([bounds[1] if any(y[i] == np.inf for y in ys) else bounds[0] for i in bad_idx])
@@ -247,10 +318,16 @@ class LineChart:
         Set once when the first point comes and undone once at the second, never on an idle poll."""
         at = single_x(x)
         lo, hi = (None, None) if at is None else (max(at - 1, 0.0) if at >= 0 else at - 1, at + 1)
-        if (self.x_scale.min, self.x_scale.max) != (lo, hi):
-            with self.x_axis.hold_sync(), self.x_scale.hold_sync():
+        with self.x_axis.hold_sync(), self.x_scale.hold_sync():
+            if (self.x_scale.min, self.x_scale.max) != (lo, hi):
                 self.x_scale.min, self.x_scale.max = lo, hi
-                self.x_axis.tick_values = None if at is None else np.array([at])
+            self._ticks("x", self.x_axis, np.array([at]) if at is not None else x_ticks(x))
+
+    def _ticks(self, which: str, axis: bq.Axis, values: np.ndarray | None) -> None:
+        if self.splices is not None and values is not None:
+            self.splices.ticks(self.index, which, axis, values)  # in the poll's one message
+        else:
+            set_ticks(axis, values)
 
     def _send_line(self, x: np.ndarray, ys: list[np.ndarray]) -> None:
         """Give the page the line: its changed tail when the start is unchanged, else the whole."""
@@ -278,7 +355,7 @@ class ChildMetricChart(LineChart):
     """A sweep's primary metric per child (dots) with the best so far (a line)."""
 
     def __init__(self, metric: str, goal: str | None) -> None:
-        super().__init__(f"{metric} per child run", x_label="child run (in start order)")
+        super().__init__(f"{metric} per child run: dots, and the best so far", x_label="child run (in start order)")
         self.goal = goal
         self.dots = bq.Scatter(
             x=EMPTY, y=EMPTY, scales={"x": self.x_scale, "y": self.y_lin}, default_size=24, colors=["#1f77b4"]
@@ -286,7 +363,7 @@ class ChildMetricChart(LineChart):
         self.figure.marks = [self.lines, self.dots, self.bad]
         self.x_axis.tick_format = "d"  # child numbers are whole
         self.smoothing.layout.display = "none"
-        self.dots.labels, self.dots.display_legend = ["child runs"], True
+        self.dots.labels = ["child runs"]  # the title is the key: a legend box would hide dots
         self._values = EMPTY
 
     def _bound_values(self, shown: list[np.ndarray]) -> list[np.ndarray]:
@@ -310,7 +387,9 @@ class ChildMetricChart(LineChart):
         if not np.array_equal(np.asarray(self.x_axis.tick_values), ticks):
             self.x_axis.tick_values = ticks
         self.set_data(x, [best], ["best so far"] if self.goal else [])
-        self.lines.display_legend = bool(self.goal)
+        self.lines.display_legend = False
+        if len(x) and (self.x_scale.min, self.x_scale.max) != (0.5, len(x) + 0.5):
+            self.x_scale.min, self.x_scale.max = 0.5, len(x) + 0.5  # the first and last dot whole, off the frame
 
 
 def _same_shape(old_x, old_y, x, y) -> bool:

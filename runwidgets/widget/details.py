@@ -23,14 +23,16 @@ import numpy as np
 
 from .. import ranking
 from ..formatting import fmt_value
-from ..store.base import IMAGE, LIST, SCALAR, TABLE, RunRecord
+from ..store.base import CHART, IMAGE, LIST, SCALAR, TABLE, RunRecord
 from ..store.registry import open_store
 from ..store.uri import safe_href
 from . import messages as msg
 from .charts import ChildMetricChart, LineChart, Splices
 from .closing import close_all
+from .evaluation import EvaluationChart, heat_payload, table_payload
 from .poller import POLLER
 from .state import RunState, Series
+from .sweep import Curve, CurvesChart, ParallelChart, StopMark, progress, stop_mark
 from .views import HeaderView, PanelsView
 
 LOG_LINES = 5000  # lines of each log kept for the view
@@ -111,7 +113,15 @@ class RunDetails:
         self._cursor = None
         self._lock = threading.RLock()
         self._charts: dict[str, LineChart] = {}
+        self._evaluations: dict[str, EvaluationChart] = {}
+        self._documents: dict[str, tuple[int, dict | None]] = {}  # chart metric -> (points seen, latest document)
+        self._tables: dict[str, dict] = {}
         self._child_chart: ChildMetricChart | None = None
+        self._curves: CurvesChart | None = None  # the cockpit: every child's primary metric
+        self._parallel: ParallelChart | None = None
+        self._overlay: CurvesChart | None = None  # ticked children's metric
+        self._ticked: list[str] = []
+        self._picking = False
         self._child_details: RunDetails | None = None
         self._logs: dict[str, deque[str]] = {}
         self._root: W.VBox | None = None
@@ -140,7 +150,14 @@ class RunDetails:
         self.charts_box = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", width="100%"))
         self.charts_note = W.Label()
         self.child_box = W.VBox()
-        self._root = W.VBox([self.header, self.charts_box, self.charts_note, self.panels, self.child_box])
+        self.sweep_box = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", width="100%"))
+        self.overlay_metric = W.Dropdown(description="metric", layout=W.Layout(width="auto"))
+        self.overlay_metric.observe(self._on_pick, "value")
+        self.overlay_box = W.VBox()
+        self._root = W.VBox(
+            [self.header, self.sweep_box, self.charts_box, self.charts_note, self.panels, self.overlay_box,
+             self.child_box]
+        )  # fmt: skip
         self._root.add_class("rw-root")
         try:
             self._refresh()
@@ -190,10 +207,11 @@ class RunDetails:
             POLLER.remove(self)
             if self._child_details is not None:
                 self._child_details.close()
-            charts = [*self._charts.values(), *([self._child_chart] if self._child_chart else [])]
+            charts: list[Any] = [*self._charts.values(), *self._evaluations.values()]
+            charts += [c for c in (self._child_chart, self._curves, self._parallel, self._overlay) if c is not None]
             for chart in charts:
                 chart.close()
-            close_all(self._root, self._sidecar)
+            close_all(self._root, getattr(self, "overlay_metric", None), self._sidecar)
 
     @property
     def polling(self) -> bool:
@@ -232,11 +250,15 @@ class RunDetails:
             self._update_header()
         if mine:
             self._update_charts({k.name for k in mine if k.kind in (SCALAR, LIST, TABLE)})
+            if any(k.kind in (TABLE, CHART) for k in mine):
+                self._update_documents({k.name for k in mine if k.kind in (TABLE, CHART)})
             self._splices.flush()
             if any(k.kind == IMAGE for k in mine):
                 self._update_images()
         if (runs - {self.run_id}) or (series - mine):
             self._update_children()
+            if self._ticked and ({k.run_id for k in series} & set(self._ticked)):
+                self._update_overlay()
         if delta.logs:
             self._update_logs(delta.logs)
 
@@ -327,6 +349,9 @@ class RunDetails:
             x_label = "step" if kind == SCALAR else "index"
             return s.x, [s.y], [], x_label
         if kind == TABLE:
+            shown = table_payload("", group)
+            if shown is not None and shown["heat"]:
+                return None  # a heatmap; a table with text columns is shown as a table and its numbers charted
             numeric = [s for s in group if s.numeric and s.n]
             rows = max((s.n for s in numeric), default=0)
             if rows < 2 or not numeric:
@@ -339,6 +364,52 @@ class RunDetails:
             n = min(s.n for s in numeric)
             return xs.y[:n], [s.y[:n] for s in ys], [s.key.column for s in ys], xs.key.column
         return None
+
+    def _update_documents(self, names: set[str]) -> None:
+        """Tables and heatmaps for the panel; Azure's evaluation metrics as their charts."""
+        groups = self._state.metrics_of(self.run_id)
+        added = False
+        for name in [n for n in groups if n in names]:
+            s = groups[name][0]
+            if s.key.kind == TABLE:
+                payload = table_payload(name, groups[name])
+                if payload is not None:
+                    self._tables[name] = payload
+                else:
+                    self._tables.pop(name, None)
+                continue
+            doc = self._document(name, s)
+            if doc is None:
+                continue
+            if doc["schema_type"] == "confusion_matrix":
+                self._tables[name] = heat_payload(name, doc)
+                continue
+            chart = self._evaluations.get(name)
+            if chart is None:
+                chart = self._evaluations[name] = EvaluationChart(name)
+                added = True
+            chart.set_document(doc)
+        if added:
+            self.charts_box.children = [*self.charts_box.children, *(c.widget for c in self._evaluations.values()
+                                                                     if c.widget not in self.charts_box.children)]  # fmt: skip
+        tables = list(self._tables.values())
+        if tables != self.panels.tables:
+            self.panels.tables = tables
+
+    def _document(self, name: str, s: Series) -> dict | None:
+        """The latest document of a chart metric, read from its file once per new point."""
+        seen = self._documents.get(name)
+        if seen is not None and seen[0] == s.n:
+            return seen[1]
+        doc = None
+        try:
+            doc = json.loads(self._source.store.read_file(self.run_id, str(s.last), IMAGE_BYTES))
+        except (OSError, ValueError):
+            pass  # a file that went missing or was cut short: nothing to draw, the next point may do
+        ok = isinstance(doc, dict) and doc.get("schema_type") in ("confusion_matrix", "accuracy_table", "residuals",
+                                                                   "predictions")  # fmt: skip
+        self._documents[name] = (s.n, doc if ok else None)
+        return doc if ok else None
 
     # -- children ------------------------------------------------------------------
     def _update_children(self) -> None:
@@ -369,19 +440,94 @@ class RunDetails:
             order = ranking.ranked(zip(values, rows), goal)
             rows = [r for _, r in order]
             best = rows[0]["id"] if order and order[0][0] is not None else None
-        payload = {"metric": metric, "goal": goal, "best": best, "rows": rows, "page_size": CHILD_PAGE}
+        progress_now = progress(self._state.record, kids).to_json() if metric else None
+        payload = {"metric": metric, "goal": goal, "best": best, "rows": rows, "page_size": CHILD_PAGE,
+                   "progress": progress_now}  # fmt: skip
         if payload != self.panels.children:
             self.panels.children = payload
-        if metric:
-            if self._child_chart is None:
-                self._child_chart = ChildMetricChart(metric, goal)
-                self.charts_box.children = [self._child_chart.widget, *self.charts_box.children]
-            self._child_chart.set_values(values)
+        if metric and goal:
+            self._update_cockpit(kids, rows, values, metric, goal)
+
+    def _update_cockpit(self, kids: list[RunRecord], rows: list[dict], values: list, metric: str, goal: str) -> None:
+        """The per-child chart, every child's curve (best first) and parallel coordinates."""
+        if self._child_chart is None:
+            self._child_chart = ChildMetricChart(metric, goal)
+            self._curves = CurvesChart(f"{metric} of every child run")
+            self._parallel = ParallelChart(metric)
+            self.sweep_box.children = [self._child_chart.widget, self._curves.widget, self._parallel.widget]
+        assert self._curves is not None and self._parallel is not None
+        self._child_chart.set_values(values)
+        by_id = {k.run_id: k for k in kids}
+        curves: list[Curve] = []
+        stops: list[StopMark] = []
+        for row in rows:  # ranked, best first
+            rec = by_id[row["id"]]
+            curve = self._curve(rec, metric)
+            if curve is not None:
+                curves.append(curve)
+            mark = stop_mark(rec, curve)
+            if mark is not None:
+                stops.append(mark)
+        self._curves.set_curves(curves, stops)
+        ranked = {r["id"]: r["value"] for r in rows}
+        self._parallel.set_children([self._hyperparameters(by_id[i]) for i in ranked], list(ranked.values()))
+
+    def _curve(self, rec: RunRecord, metric: str) -> Curve | None:
+        group = self._state.metrics_of(rec.run_id).get(metric)
+        if not group or group[0].key.kind != SCALAR or not group[0].n or not group[0].numeric:
+            return None
+        s = group[0]
+        return Curve(rec.run_id, rec.name, s.x, s.y)
+
+    @staticmethod
+    def _hyperparameters(rec: RunRecord) -> dict:
+        raw = rec.properties.get("hyperparameters")
+        try:
+            params = json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+        return params if isinstance(params, dict) else {}
+
+    def _on_pick(self, _: Any) -> None:
+        if not self._picking:  # a metric a person picked, not one the options change set
+            self._update_overlay()
+
+    def _update_overlay(self) -> None:
+        """Ticked children: any metric they share, one line each."""
+        kids = [k for k in (self._state.records.get(i) for i in self._ticked) if k is not None]
+        if not kids:
+            self.overlay_box.children = []
+            return
+        names: list[str] = []
+        for k in kids:
+            for name, group in self._state.metrics_of(k.run_id).items():
+                if group[0].key.kind == SCALAR and group[0].numeric and name not in names:
+                    names.append(name)
+        if list(self.overlay_metric.options) != names:
+            metric, _ = ranking.primary_config(self._state.record.properties) or (None, None)
+            keep = self.overlay_metric.value
+            pick = keep if keep in names else metric if metric in names else names[0] if names else None
+            self._picking = True  # the dropdown's own change events redraw nothing meanwhile
+            try:
+                self.overlay_metric.options = names
+                self.overlay_metric.value = pick
+            finally:
+                self._picking = False
+        if self._overlay is None:
+            self._overlay = CurvesChart("ticked runs", highlight=False)
+        name = self.overlay_metric.value
+        self._overlay.figure.title = f"{name} of the ticked runs" if name else "the ticked runs have no metric yet"
+        curves = [c for c in (self._curve(k, name) for k in kids) if c is not None] if name else []
+        self._overlay.set_curves(curves)
+        if not self.overlay_box.children:
+            self.overlay_box.children = [self.overlay_metric, self._overlay.widget]
 
     def _on_msg(self, widget: Any, content: dict, buffers: list) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == msg.OPEN_CHILD:
             self._open_child(str(content.get("run_id", "")))
+        elif kind == msg.TICK_CHILDREN:
+            self._tick(content.get("run_ids"))
         elif kind == msg.LOG_SYNC:
             self._send_log(str(content.get("name", "")))
         elif kind == msg.RESYNC:
@@ -389,6 +535,14 @@ class RunDetails:
                 for chart in self._charts.values():
                     if chart.lines.model_id == content.get("model"):
                         chart.lines.send_state(["x", "y"])
+
+    def _tick(self, ids: Any) -> None:
+        with self._lock:
+            if not isinstance(ids, list):
+                return
+            own = {k.run_id for k in self._state.children()}
+            self._ticked = [str(i) for i in ids if str(i) in own][:50]  # only our own children
+            self._update_overlay()
 
     def _open_child(self, child_id: str) -> None:
         with self._lock:

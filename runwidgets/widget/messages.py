@@ -9,3 +9,4 @@ SPLICE = "splice"  # a chart line's tail from an index: only what changed crosse
 LOG_SYNC = "log_sync"  # a view wants a log's whole kept tail
 OPEN_CHILD = "open_child"  # a child run's row was clicked
 RESYNC = "resync"  # a page's copy of a line does not match what a splice expects: send it whole
+TICK_CHILDREN = "tick_children"  # the children ticked in the table, for the overlay chart

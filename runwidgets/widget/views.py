@@ -52,6 +52,9 @@ class PanelsView(anywidget.AnyWidget):
     )  # {"metric", "goal", "best", "page_size", "rows": [{"id", "name", "status", "started", "ended", "params", "value"}]}
     images: t.List[Any] = t.List().tag(sync=True)  # [{"name", "file", "count", "mime", "data": bytes}]
     log_names: t.List[Any] = t.List().tag(sync=True)
+    tables: t.List[Any] = t.List().tag(
+        sync=True
+    )  # [{"name", "heat", "columns", "row_labels", "rows", "row_title", "col_title", "total"}]
     charts: t.List[Any] = t.List().tag(
         sync=True
     )  # [{"lines", "note", "lin", "log"}]: model ids a splice names by index

@@ -116,15 +116,21 @@ def new_page(b, errors: list[str], width: int = 1400, height: int = 1000):
     return page
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot_path(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    return ARTIFACTS / f"{name}.png"
+
+
+def screenshot(page, name: str) -> Path:
+    path = screenshot_path(name)
     page.screenshot(path=str(path), full_page=False)
     return path
 
 
 OUR_FUNCTIONS = (
     "drawChildren",
+    "drawProgress",
+    "drawTables",
     "drawImages",
     "drawLogNames",
     "appendLog",

@@ -9,6 +9,28 @@ xss = '<img src=x onerror="window.__rw_xss=1">'
 run.log(xss, 1.0)
 run.log(xss, 2.0)
 print("<script>window.__rw_xss=2</script>", flush=True)
+labels = ["cat", "dog", "<b>bird</b>"]
+run.log_confusion_matrix(
+    "confusion",
+    {
+        "schema_type": "confusion_matrix",
+        "data": {"class_labels": labels, "matrix": [[41, 6, 3], [4, 38, 8], [2, 5, 43]]},
+    },
+)
+table = [[[50 - 5 * t, 100 - 10 * t, 10 * t, 5 * t] for t in range(11)] for _ in range(2)]
+thresholds = [t / 10 for t in range(11)]
+run.log_accuracy_table(
+    "accuracy_table",
+    {
+        "data": {
+            "class_labels": ["neg", "pos"],
+            "probability_tables": table,
+            "percentile_tables": table,
+            "probability_thresholds": thresholds,
+            "percentile_thresholds": thresholds,
+        }
+    },
+)
 stop = os.environ["STOP_FILE"]
 t0, i = time.time(), 0
 while not os.path.exists(stop) and time.time() - t0 < 240:

@@ -3,6 +3,7 @@ right sidebar) and Voila, in light and dark themes. Screenshots go to test-artif
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runwidgets import Experiment, ScriptRunConfig, Workspace
-from runwidgets.hyperdrive import GridParameterSampling, HyperDriveConfig, choice
+from runwidgets.hyperdrive import BanditPolicy, GridParameterSampling, HyperDriveConfig, choice
 
 from ..nbtools import make_notebook
 from .harness import (
@@ -23,6 +24,7 @@ from .harness import (
     new_page,
     our_errors,
     screenshot,
+    screenshot_path,
     server,
     wait_for,
 )
@@ -44,10 +46,11 @@ def scene(tmp_path_factory):
     sweep = Experiment(ws, "sweep").submit(
         HyperDriveConfig(
             ScriptRunConfig(str(src), "sweep_script.py"),
-            GridParameterSampling({"--alpha": choice(*[round(0.1 * i, 1) for i in range(10)])}),
+            GridParameterSampling({"--alpha": choice(*[round(0.1 * i, 1) for i in range(12)])}),
             "score",
             "MAXIMIZE",
-            max_concurrent_runs=5,
+            max_concurrent_runs=4,
+            policy=BanditPolicy(slack_factor=0.15, delay_evaluation=2),
         )
     )
     sweep.wait_for_completion()
@@ -98,6 +101,58 @@ def check_xss_title(page, root: str) -> None:
     assert page.locator(f"{root} img[src='x']").count() == 0
 
 
+TICKS_JS = """(root) => Array.from(document.querySelectorAll(root + ' .rw-chart .bqplot .axis'))
+  .map(a => Array.from(a.querySelectorAll('.tick text')).map(t => t.textContent))
+  .filter(t => t.length > 1)"""
+
+
+def round_ticks(page, root: str) -> list[list[str]]:
+    """The tick labels of every chart axis under ``root``: each axis steps by 1, 2, 2.5 or 5 x 10^k."""
+    axes = page.evaluate(TICKS_JS, root)
+    assert len(axes) >= 4, f"too few axes with ticks: {axes}"
+    for labels in axes:
+        values = [float(t.replace("\u2212", "-")) for t in labels if t]
+        steps = {round(b - a, 9) for a, b in zip(values, values[1:])}
+        assert len(steps) == 1 or max(steps) - min(steps) < 1e-6 * max(abs(x) for x in steps), labels
+        step = abs(steps.pop())
+        assert step > 0, labels
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert any(math.isclose(mantissa, m, rel_tol=1e-6) for m in (1, 2, 2.5, 5, 10)), labels
+    return axes
+
+
+def check_cockpit(page, root: str, name: str) -> None:
+    """The 12-child sweep's cockpit: every child's curve, the policy's stops, parallel coordinates, progress."""
+    curves = page.locator(f"{root} .rw-curves").first
+    wait_for(lambda: curves.locator("path.line").count() >= 2, 60, what="the cockpit's curves")
+    wait_for(
+        lambda: (
+            "12 of 12" in " ".join(page.locator(f"{root} .rw-progress-text").all_text_contents())
+            or "stopped early" in " ".join(page.locator(f"{root} .rw-progress-text").all_text_contents())
+        ),
+        60,
+        what="the sweep's progress line",
+    )
+    assert "stopped by the policy" in curves.text_content()
+    curves.locator("input[type=checkbox]").first.check()  # all 12 curves
+    wait_for(lambda: "12 runs" in curves.text_content(), 30, what="all 12 curves")
+    curves.scroll_into_view_if_needed()
+    curves.screenshot(path=str(screenshot_path(f"{name}-cockpit-curves")))
+    parallel = page.locator(f"{root} .rw-parallel").first
+    wait_for(lambda: parallel.locator("path.line").count() >= 1, 30, what="parallel coordinates")
+    assert "--alpha" in parallel.text_content() and "score" in parallel.text_content()
+    parallel.screenshot(path=str(screenshot_path(f"{name}-parallel-coordinates")))
+    # tick two children: their curves overlay on one chart
+    ticks = page.locator(f"{root} .rw-children input[type=checkbox]")
+    ticks.nth(0).check()
+    ticks.nth(1).check()
+    wait_for(lambda: page.locator(f"{root} .bqplot .mainheading", has_text="of the ticked runs").count() >= 1, 30,
+             what="the ticked runs' chart")  # fmt: skip
+    round_ticks(page, root)
+    page.locator(f"{root} .rw-progress-text").first.scroll_into_view_if_needed()
+    screenshot(page, f"{name}-cockpit")
+
+
 def test_lab_cell_and_sidecars(scene):
     live, stop = start_live(scene, "lab")
     base = scene["base"] / "lab"
@@ -139,7 +194,7 @@ def test_lab_cell_and_sidecars(scene):
         check_xss_title(page, cell)
         rows = page.locator(f"{cell} .rw-children tbody tr")
         try:
-            wait_for(lambda: rows.count() == 10, 60, what="10 child rows")
+            wait_for(lambda: rows.count() == 12, 60, what="12 child rows")
         except AssertionError:
             screenshot(page, "lab-failure")
             info = page.evaluate(
@@ -150,6 +205,10 @@ def test_lab_cell_and_sidecars(scene):
             raise AssertionError(f"child rows: {info}; page errors: {errors[-3:]}") from None
         assert page.locator(f"{cell} .rw-children .rw-best").count() == 1
         screenshot(page, "lab-cell-and-sidecar-light")
+        check_cockpit(page, cell, "lab")
+        heat = page.locator(f"{cell} .rw-heat").first
+        assert "<b>bird</b>" in heat.text_content() and heat.locator("b").count() == 0  # text, not markup
+        heat.screenshot(path=str(screenshot_path("lab-confusion-matrix")))
         stop.touch()
         wait_for(
             lambda: page.locator(f"{cell} .rw-header-view .rw-badge", has_text="Completed").count() == 2,
@@ -197,8 +256,9 @@ def test_voila(scene):
         check_view(page, "body", errors)
         check_xss_title(page, "body")
         rows = page.locator(".rw-children tbody tr")
-        wait_for(lambda: rows.count() == 10, 60, what="10 child rows")
+        wait_for(lambda: rows.count() == 12, 60, what="12 child rows")
         screenshot(page, "voila-light")
+        check_cockpit(page, "body", "voila")
         stop.touch()
         wait_for(
             lambda: page.locator(".rw-header-view .rw-badge", has_text="Completed").count() == 2, 60, what="Completed"
