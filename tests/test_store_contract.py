@@ -164,3 +164,17 @@ def test_logs_are_read_incrementally(exp):
     delta, _ = store.read_since([run.id], cur, log_runs=[run.id])
     assert not delta.logs
     run.complete()
+
+
+def test_evaluation_metrics_round_trip(exp):
+    """Azure's confusion matrix (a JSON document in the run's files) reads back whole from either store."""
+    run = exp.start_logging()
+    cm = {"schema_type": "confusion_matrix", "schema_version": "1.0.0",
+          "data": {"class_labels": ["a", "b"], "matrix": [[3.0, 1.0], [0.0, 4.0]]}}  # fmt: skip
+    run.log_confusion_matrix("cm", cm)
+    run.log_residuals("res", {"data": {"bin_edges": [-1.0, 0.0, 1.0], "bin_counts": [2.0, 5.0]}})
+    run.complete()
+    got = run.get_metrics()
+    assert got["cm"] == cm and got["res"]["data"]["bin_counts"] == [2.0, 5.0]
+    (ch,) = [c for c in exp.workspace.store.read_series(run.id) if c.key.name == "cm"]
+    assert ch.key.kind == "chart" and str(ch.values[-1]).startswith("metrics/cm_")
