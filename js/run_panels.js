@@ -33,6 +33,8 @@ export default {
     const kidsSummary = h("summary");
     const progress = h("div", "rw-progress");
     const ticked = new Set();
+    let sortBy = null; // a column's header, or null: the kernel's order (best first; iterations in order)
+    let sortDown = false;
     const kidsTable = h("table", "rw-table rw-children");
     const pager = h("div", "rw-pager");
     const prev = h("button", null, "‹ prev");
@@ -80,19 +82,43 @@ export default {
       page = Math.min(page, pages - 1);
       kidsSummary.textContent = `Child runs (${rows.length})${data.metric ? ` by ${data.metric}` : ""}`;
       drawProgress(data.progress);
+      const automl = data.layout === "automl";
+      const metric = data.metric || "metric";
+      // [header, sort key, cell]; a click on a header sorts by it (again: the other way)
+      const columns = automl
+        ? [
+            ["iteration", (r) => r.iteration, (r) => h("td", "rw-num", r.iteration ?? "")],
+            ["pipeline", (r) => r.pipeline, (r) => h("td", null, r.pipeline)],
+            ["status", (r) => r.status, statusCell],
+            ["duration", duration, (r) => h("td", null, fmtSpan(r.started, r.ended))],
+            [metric, (r) => r.value, (r) => h("td", "rw-num", fmtValue(r.value))],
+            ["best", (r) => r.best_so_far, (r) => h("td", "rw-num", fmtValue(r.best_so_far))],
+          ]
+        : [
+            ["run", (r) => r.name, (r) => h("td", null, r.name)],
+            ["status", (r) => r.status, statusCell],
+            ["started", (r) => r.started, (r) => h("td", null, fmtTime(r.started))],
+            ["duration", duration, (r) => h("td", null, fmtSpan(r.started, r.ended))],
+            ["parameters", (r) => r.params, (r) => h("td", null, r.params)],
+            [metric, (r) => r.value, (r) => h("td", "rw-num", fmtValue(r.value))],
+          ];
       const head = h("tr");
       const tickHead = h("th", null, "");
       tickHead.title = "tick runs to compare their metrics on one chart";
-      head.append(tickHead);
-      for (const c of ["", "run", "status", "started", "duration", "parameters", data.metric || "metric"])
-        head.append(h("th", null, c));
+      head.append(tickHead, h("th", null, ""));
+      for (const [label] of columns) {
+        const th = h("th", "rw-sortable", label + (sortBy === label ? (sortDown ? " ▼" : " ▲") : ""));
+        th.dataset.sort = label;
+        th.title = `sort by ${label}`;
+        head.append(th);
+      }
       const thead = h("thead");
       thead.append(head);
       const body = h("tbody");
-      for (const { id, name, status, started, ended, params, value, stopped } of rows.slice(
-        page * size,
-        (page + 1) * size,
-      )) {
+      const sortCol = columns.find(([label]) => label === sortBy);
+      const ordered = sortCol ? [...rows].sort((a, b) => compare(sortCol[1](a), sortCol[1](b), sortDown)) : rows;
+      for (const row of ordered.slice(page * size, (page + 1) * size)) {
+        const { id, name } = row;
         const tr = h("tr", id === data.best ? "rw-best" : "");
         tr.dataset.runId = id;
         tr.title = `open ${id}`;
@@ -105,25 +131,7 @@ export default {
         tickCell.append(tick);
         const star = h("td", "rw-star", id === data.best ? "★" : "");
         if (id === data.best) star.title = "best so far";
-        const badge = h("span", statusClass(status), status);
-        const st = h("td");
-        st.append(badge);
-        if (stopped) {
-          // an early-terminated child: the policy's reason (policy, interval, value, cutoff) on hover
-          const why = h("span", "rw-muted rw-stopped", " early stop");
-          why.title = stopped;
-          st.append(why);
-        }
-        tr.append(
-          tickCell,
-          star,
-          h("td", null, name),
-          st,
-          h("td", null, fmtTime(started)),
-          h("td", null, fmtSpan(started, ended)),
-          h("td", null, params),
-          h("td", "rw-num", fmtValue(value)),
-        );
+        tr.append(tickCell, star, ...columns.map(([, , cell]) => cell(row)));
         body.append(tr);
       }
       kidsTable.replaceChildren(thead, body);
@@ -132,6 +140,30 @@ export default {
       next.disabled = page >= pages - 1;
       pager.style.display = pages > 1 ? "" : "none";
     }
+    function statusCell({ status, stopped }) {
+      const st = h("td");
+      st.append(h("span", statusClass(status), status));
+      if (stopped) {
+        // an early-terminated child: the policy's reason (policy, interval, value, cutoff) on hover
+        const why = h("span", "rw-muted rw-stopped", " early stop");
+        why.title = stopped;
+        st.append(why);
+      }
+      return st;
+    }
+
+    function duration(r) {
+      return r.started ? (r.ended || Date.now() / 1000) - r.started : null;
+    }
+
+    /** Missing values last, whichever the direction. */
+    function compare(a, b, down) {
+      if (a === null || a === undefined || a === "") return b === null || b === undefined || b === "" ? 0 : 1;
+      if (b === null || b === undefined || b === "") return -1;
+      const c = typeof a === "number" && typeof b === "number" ? a - b : String(a).localeCompare(String(b));
+      return down ? -c : c;
+    }
+
     /** done / running / queued / stopped / failed out of the total, as a bar and a line of text. */
     function drawProgress(p) {
       progress.style.display = p?.total ? "" : "none";
@@ -189,6 +221,13 @@ export default {
           return; // a tick compares; it does not open the run
         }
         if (event.target instanceof Element && event.target.closest(".rw-tick")) return;
+        const th = event.target instanceof Element ? event.target.closest("th[data-sort]") : null;
+        if (th instanceof HTMLElement) {
+          sortDown = sortBy === th.dataset.sort ? !sortDown : false;
+          sortBy = th.dataset.sort || null;
+          drawChildren();
+          return;
+        }
         const tr = event.target instanceof Element ? event.target.closest("tr[data-run-id]") : null;
         if (!(tr instanceof HTMLElement)) return;
         model.send({ type: MSG.OPEN_CHILD, run_id: tr.dataset.runId });

@@ -309,3 +309,24 @@ def test_a_bad_time_limit_is_refused_before_anything_is_recorded(exp, src):
     with pytest.raises(ValueError, match="max_run_duration_seconds"):
         exp.submit(config)
     assert exp.get_runs() == []
+
+
+def test_children_a_dead_script_left_open_end_with_it(exp, tmp_path):
+    """A script killed outright (the OOM killer) cannot end the child it was logging: the supervisor does,
+    rather than leave it Running until it reads as lost. What the child logged stays."""
+    from runwidgets import ScriptRunConfig
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "kid.py").write_text(
+        "import os, signal\nfrom runwidgets import Run\nrun = Run.get_context()\nc = run.child_run('open')\n"
+        "c.log('x', 1.0)\nc.flush()\ndone = run.child_run('done')\ndone.complete()\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    run = exp.submit(ScriptRunConfig(str(src), "kid.py"))
+    run.wait_for_completion(raise_on_error=False)
+    assert run.get_status() == "Failed"
+    kids = {k.name: k for k in run.get_children()}
+    assert kids["done"].get_status() == "Completed"
+    assert kids["open"].get_status() == "Failed" and kids["open"].get_details()["error"]["code"] == "ParentEnded"
+    assert kids["open"].get_metrics() == {"x": 1.0}

@@ -164,11 +164,12 @@ def submit_script(
     extra_args: Sequence[str] = (),
     properties: dict | None = None,
     name: str | None = None,
+    kind: str = SCRIPT_RUN,
 ) -> Run:
     from ..tracking.run import Run
 
     details = Details(supervised=True, definition=config.definition(list(extra_args)))
-    run = Run._start(experiment, name=name, parent=parent, tags=tags, kind=SCRIPT_RUN, status=QUEUED, details=details)
+    run = Run._start(experiment, name=name, parent=parent, tags=tags, kind=kind, status=QUEUED, details=details)
     if properties:
         run.add_properties(properties)
     snapshot(config.source_directory, snapshot_dir(experiment.workspace, run.id))

@@ -19,7 +19,7 @@ from collections import deque
 from pathlib import Path
 
 from .._process import die_with_parent, stop_group
-from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, LIVE, RUNNING, STARTING
+from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, LIVE, NOT_STARTED, QUEUED, RUNNING, STARTING
 from ..store.files import BUILD_LOG, DRIVER_LOG
 from ..tracking.workspace import Workspace
 from . import venvs
@@ -196,7 +196,24 @@ class Supervisor(DetachedProcess):
         elif not self.store.set_status_if(self.run_id, tuple(LIVE), **fields):
             fields.pop("status")
             self.store.update_run(self.run_id, **{k: v for k, v in fields.items() if k == "ended"})
+        self.end_orphans(status)
         self.say(f"run is {self.store.get_run(self.run_id).status}")
+
+    def end_orphans(self, status: str) -> None:
+        """Children the script was logging and never ended (it was canceled, or died mid-way): their writer
+        is gone, so they end with the run rather than linger as Running until they read as lost."""
+        try:
+            kids = self.store.find_runs(parent_id=self.run_id)
+        except Exception:
+            return
+        for kid in kids:
+            if kid.details.supervised or kid.status not in (*LIVE, NOT_STARTED, QUEUED):
+                continue  # a submitted child has its own supervisor
+            ended = CANCELED if status == CANCELED else FAILED
+            error = {"code": "ParentEnded", "message": f"the script logging this run ended ({status}) before it did"}
+            if self.store.set_status_if(kid.run_id, (*LIVE, NOT_STARTED, QUEUED), status=ended, ended=time.time(),
+                                        error=error):  # fmt: skip
+                self.say(f"child {kid.run_id} ended as {ended}: the script logging it is gone")
 
     def crashed(self, error: BaseException) -> None:
         self.finish(FAILED, {"code": "SupervisorError", "message": f"{type(error).__name__}: {error}"})

@@ -50,7 +50,7 @@ _STEP_MIN, _STEP_MAX = -(2**63), 2**63
 
 
 # A run type -> the Run subclass that stands for it ("module:Class"), imported when such a run is read.
-_TYPED_RUNS = {st.SWEEP_RUN: "runwidgets.submit.sweep:HyperDriveRun"}
+_TYPED_RUNS = {st.SWEEP_RUN: "runwidgets.submit.sweep:HyperDriveRun", st.AUTOML_RUN: "runwidgets.automl.run:AutoMLRun"}
 
 
 class Run:

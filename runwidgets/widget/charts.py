@@ -357,6 +357,10 @@ class ChildMetricChart(LineChart):
     def __init__(self, metric: str, goal: str | None) -> None:
         super().__init__(f"{metric} per child run: dots, and the best so far", x_label="child run (in start order)")
         self.goal = goal
+        self.metric_picker = W.Dropdown(
+            options=[metric], value=metric, layout=W.Layout(width="auto", max_width="220px")
+        )
+        self.widget.children[1].children = [self.note, self.metric_picker, self.log]
         self.dots = bq.Scatter(
             x=EMPTY, y=EMPTY, scales={"x": self.x_scale, "y": self.y_lin}, default_size=24, colors=["#1f77b4"]
         )
@@ -372,7 +376,14 @@ class ChildMetricChart(LineChart):
     def _fit_x(self, x: np.ndarray) -> None:
         pass  # set_values places the ticks
 
-    def set_values(self, values: list[float | None]) -> None:
+    def set_values(self, values: list[float | None], metric: str | None = None, goal: str | None = "") -> None:
+        """Each child's value, in start order; ``metric`` and ``goal`` when another metric was picked
+        (a goal of None: not known, so no best-so-far line)."""
+        if metric is not None:
+            self.goal = goal
+            title = f"{metric} per child run: dots" + (", and the best so far" if goal else "")
+            if self.figure.title != title:
+                self.figure.title = title
         y = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         x = np.arange(1, len(y) + 1, dtype=np.float64)
         best = y.copy()
@@ -380,6 +391,8 @@ class ChildMetricChart(LineChart):
             filled = np.where(np.isnan(y), -np.inf if self.goal == "MAXIMIZE" else np.inf, y)
             best = np.maximum.accumulate(filled) if self.goal == "MAXIMIZE" else np.minimum.accumulate(filled)
             best = np.where(np.isfinite(best), best, np.nan)
+        elif not self.goal:
+            best = np.full(len(y), np.nan)  # a metric whose goal is not known: no "best" to draw
         self._values = y
         with self.dots.hold_sync():
             self.dots.x, self.dots.y = x, y

@@ -22,8 +22,9 @@ import ipywidgets as W
 import numpy as np
 
 from .. import ranking
+from ..automl.metrics import goal_of as automl_goal
 from ..formatting import fmt_value
-from ..store.base import CHART, IMAGE, LIST, SCALAR, TABLE, RunRecord
+from ..store.base import AUTOML_RUN, CHART, IMAGE, LIST, SCALAR, TABLE, RunRecord
 from ..store.registry import open_store
 from ..store.uri import safe_href
 from . import messages as msg
@@ -77,6 +78,13 @@ def _mlflow_source(run: Any, tracking_uri: str | None) -> RunSource:
     store = open_store(uri, Path(os.environ.get("RUNWIDGETS_WORKSPACE", ".runwidgets")))
     store.get_run(run_id)  # an unknown id fails here, clearly
     return RunSource(store, run_id, store.portal_url)
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
 
 
 def _when(t: float | None) -> str:
@@ -435,28 +443,53 @@ class RunDetails:
                 {"id": k.run_id, "name": k.name, "status": k.display_status, "started": k.started,
                  "ended": k.ended, "params": params or "", "value": value, "stopped": stopped}
             )  # fmt: skip
+        automl = self._state.record.kind == AUTOML_RUN
+        if automl:  # Azure's iteration table: in iteration order, with the pipeline and the best so far
+            best_so_far = None
+            for row, k in zip(rows, kids):
+                row["iteration"] = _int(k.properties.get("iteration"))
+                row["pipeline"] = k.properties.get("run_algorithm", "")
+            for row, v in sorted(zip(rows, values), key=lambda rv: (rv[0]["iteration"] is None, rv[0]["iteration"])):
+                if (
+                    v is not None
+                    and goal
+                    and (best_so_far is None or ranking.rank_key(v, goal) < ranking.rank_key(best_so_far, goal))
+                ):
+                    best_so_far = v
+                row["best_so_far"] = best_so_far
         best = None
         if goal:
             order = ranking.ranked(zip(values, rows), goal)
-            rows = [r for _, r in order]
-            best = rows[0]["id"] if order and order[0][0] is not None else None
+            best = order[0][1]["id"] if order and order[0][0] is not None else None
+            if not automl:
+                rows = [r for _, r in order]
         progress_now = progress(self._state.record, kids).to_json() if metric else None
         payload = {"metric": metric, "goal": goal, "best": best, "rows": rows, "page_size": CHILD_PAGE,
-                   "progress": progress_now}  # fmt: skip
+                   "progress": progress_now, "layout": "automl" if automl else "sweep"}  # fmt: skip
         if payload != self.panels.children:
             self.panels.children = payload
         if metric and goal:
-            self._update_cockpit(kids, rows, values, metric, goal)
+            self._update_cockpit(kids, rows, values, metric, goal, automl)
 
-    def _update_cockpit(self, kids: list[RunRecord], rows: list[dict], values: list, metric: str, goal: str) -> None:
-        """The per-child chart, every child's curve (best first) and parallel coordinates."""
+    def _update_cockpit(
+        self, kids: list[RunRecord], rows: list[dict], values: list, metric: str, goal: str, automl: bool
+    ) -> None:
+        """The per-child chart (any metric the children have), and for a sweep every child's curve (best
+        first) and parallel coordinates. An AutoML iteration reports each metric once: no curves, and
+        its hyperparameters differ by algorithm: no shared axes."""
         if self._child_chart is None:
             self._child_chart = ChildMetricChart(metric, goal)
-            self._curves = CurvesChart(f"{metric} of every child run")
-            self._parallel = ParallelChart(metric)
-            self.sweep_box.children = [self._child_chart.widget, self._curves.widget, self._parallel.widget]
+            self._child_chart.metric_picker.observe(self._on_child_metric, "value")
+            charts = [self._child_chart.widget]
+            if not automl:
+                self._curves = CurvesChart(f"{metric} of every child run")
+                self._parallel = ParallelChart(metric)
+                charts += [self._curves.widget, self._parallel.widget]
+            self.sweep_box.children = charts
+        self._update_child_metric(kids, metric, goal, values)
+        if automl:
+            return
         assert self._curves is not None and self._parallel is not None
-        self._child_chart.set_values(values)
         by_id = {k.run_id: k for k in kids}
         curves: list[Curve] = []
         stops: list[StopMark] = []
@@ -471,6 +504,40 @@ class RunDetails:
         self._curves.set_curves(curves, stops)
         ranked = {r["id"]: r["value"] for r in rows}
         self._parallel.set_children([self._hyperparameters(by_id[i]) for i in ranked], list(ranked.values()))
+
+    def _update_child_metric(self, kids: list[RunRecord], metric: str, goal: str, values: list) -> None:
+        """The per-child chart of the metric picked (the primary one at first)."""
+        chart = self._child_chart
+        assert chart is not None
+        names = [metric]
+        for k in kids:
+            for name, group in self._state.metrics_of(k.run_id).items():
+                if group[0].key.kind == SCALAR and group[0].numeric and name not in names:
+                    names.append(name)
+        if list(chart.metric_picker.options) != names:
+            keep = chart.metric_picker.value
+            self._picking = True
+            try:
+                chart.metric_picker.options = names
+                chart.metric_picker.value = keep if keep in names else metric
+            finally:
+                self._picking = False
+        picked = chart.metric_picker.value
+        picked_goal: str | None = goal
+        if picked != metric:
+            picked_goal = automl_goal(picked)
+            values = [self._state.best_value(k.run_id, picked, picked_goal or ranking.MAXIMIZE) for k in kids]
+        chart.set_values(values, picked, picked_goal)
+
+    def _on_child_metric(self, _: Any) -> None:
+        if self._picking:
+            return
+        with self._lock:
+            metric, goal = ranking.primary_config(self._state.record.properties) or (None, None)
+            kids = self._state.children()
+            if metric and goal and kids:
+                values = [self._state.best_value(k.run_id, metric, goal) for k in kids]
+                self._update_child_metric(kids, metric, goal, values)
 
     def _curve(self, rec: RunRecord, metric: str) -> Curve | None:
         group = self._state.metrics_of(rec.run_id).get(metric)

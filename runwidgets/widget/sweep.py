@@ -356,6 +356,18 @@ def progress(parent: RunRecord, children: list[RunRecord], now: float | None = N
         pace = (now - parent.started) / finished  # seconds per finished child, concurrency included
         left = pace * (queued + running)
         sweep = parent.details.sweep
-        if sweep is not None and sweep.max_duration_minutes:
-            left = min(left, max(0.0, parent.started + sweep.max_duration_minutes * 60 - now))
+        budget = (
+            sweep.max_duration_minutes
+            if sweep is not None
+            else _float(parent.properties.get("experiment_timeout_minutes"))
+        )
+        if budget:  # a sweep's max_duration_minutes, an AutoML run's experiment_timeout_minutes
+            left = min(left, max(0.0, parent.started + budget * 60 - now))
     return Progress(total, done, running, queued, stopped, failed, left)
+
+
+def _float(v: str | None) -> float | None:
+    try:
+        return float(v) if v else None
+    except ValueError:
+        return None
