@@ -58,7 +58,8 @@ def stop_mark(rec: RunRecord, curve: Curve | None) -> StopMark | None:
     if err.get("code") != "EarlyTermination":
         return None
     try:
-        interval, value, cutoff = int(err["interval"]), float(err["value"]), float(err["cutoff"])
+        interval, value = int(err["interval"]), float(err["value"])
+        cutoff = float(err.get("cutoff", math.nan))  # an Optuna pruner states no cutoff
     except (KeyError, TypeError, ValueError):
         return None  # a stop recorded by another tool: the table still says why
     x = float(curve.x[interval - 1]) if curve is not None and 0 < interval <= len(curve.x) else float(interval)
@@ -68,7 +69,7 @@ def stop_mark(rec: RunRecord, curve: Curve | None) -> StopMark | None:
 def cutoff_dashes(stops: list[StopMark], xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A short level dash at each distinct (step, cutoff) a policy stopped a run at, as rows of one Lines
     mark: the cutoff is a level at that step, not a line through time."""
-    marks = sorted({(s.x, s.cutoff) for s in stops})
+    marks = sorted({(s.x, s.cutoff) for s in stops if math.isfinite(s.cutoff)})
     if not marks:
         return EMPTY, EMPTY
     steps = np.diff(np.unique(xs[np.isfinite(xs)])) if xs.size else EMPTY
@@ -89,7 +90,7 @@ def ragged(curves: list[Curve], per_curve: int) -> tuple[np.ndarray, np.ndarray]
     for c in curves:
         idx = minmax_indices(c.y, per_curve) if len(c.y) > per_curve else np.arange(len(c.y))
         picked.append((c.x[idx], c.y[idx]))
-    width = max(1, max(len(x) for x, _ in picked))
+    width = max(2, max(len(x) for x, _ in picked))  # bqplot squeezes a (1, 1) array to a scalar it refuses
     xs = np.zeros((len(picked), width))
     ys = np.full((len(picked), width), np.nan)
     for i, (x, y) in enumerate(picked):
@@ -164,7 +165,7 @@ class CurvesChart:
         rx, ry = ragged(rest, per)
         stops = sorted(self._stops, key=lambda s: s.x)
         values = [y[np.isfinite(y)] for y in (by, ry) if y.size]
-        values += [np.array([s.value for s in stops] + [s.cutoff for s in stops])]
+        values += [np.array([s.value for s in stops] + [s.cutoff for s in stops if math.isfinite(s.cutoff)])]
         finite = np.concatenate([v.ravel() for v in values]) if values else EMPTY
         finite = finite[np.isfinite(finite)]
         xs = np.concatenate([a.ravel() for a in (bx, rx) if a.size] + [np.array([s.x for s in stops])])
