@@ -135,6 +135,20 @@ def set_ticks(axis: bq.Axis, values: np.ndarray | None) -> None:
         axis.tick_values = values
 
 
+def chart_figure(marks: list, axes: list, title: str, height: str = "260px", legend: str = "top-right") -> bq.Figure:
+    """A chart's figure: one title style and margins for every chart, filling its box's width."""
+    return bq.Figure(
+        marks=marks,
+        axes=axes,
+        title=title,
+        fig_margin={"top": 44, "bottom": 44, "left": 60, "right": 16},
+        title_style={"font-size": "14px"},
+        min_aspect_ratio=0.01,
+        layout=W.Layout(width="100%", height=height, min_width="220px"),
+        legend_location=legend,
+    )
+
+
 def linear_scale(**kw) -> bq.LinearScale:
     """A scale whose domain is what we set or the data's extent: marks with a size (a scatter's crosses,
     even hidden) would otherwise pad it past our round bounds."""
@@ -217,16 +231,7 @@ class LineChart:
         )
         self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, tick_format="~g")
         self.y_axis = bq.Axis(scale=self.y_lin, side="left", label=y_label, tick_format="~g")
-        self.figure = bq.Figure(
-            marks=[self.lines, self.bad],
-            axes=[self.x_axis, self.y_axis],
-            title=title,
-            fig_margin={"top": 44, "bottom": 40, "left": 60, "right": 16},
-            title_style={"font-size": "14px"},
-            min_aspect_ratio=0.01,
-            layout=W.Layout(width="100%", height="260px", min_width="220px"),
-            legend_location="top-right",
-        )
+        self.figure = chart_figure([self.lines, self.bad], [self.x_axis, self.y_axis], title, "260px", "top-right")
         self.note = W.Label(layout=W.Layout(flex="1 1 auto"))
         self.log = W.ToggleButton(description="log y", tooltip="logarithmic y axis", layout=W.Layout(width="64px"))
         self.smoothing = W.FloatSlider(

@@ -18,7 +18,7 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from .charts import COLORS, EMPTY, held, linear_scale, nice_bounds, nice_ticks, set_ticks
+from .charts import COLORS, EMPTY, chart_figure, held, linear_scale, nice_bounds, nice_ticks, set_ticks
 from .closing import close_all
 from .state import Series
 
@@ -80,15 +80,8 @@ class EvaluationChart:
         self.bars = bq.Bars(x=EMPTY, y=EMPTY, scales=scales, colors=[COLORS[0]], padding=0.05)
         self.x_axis = bq.Axis(scale=self.x_scale, tick_format="~g")
         self.y_axis = bq.Axis(scale=self.y_scale, side="left", tick_format="~g")
-        self.figure = bq.Figure(
-            marks=[self.guide, self.bars, self.lines],
-            axes=[self.x_axis, self.y_axis],
-            title=name,
-            fig_margin={"top": 44, "bottom": 44, "left": 60, "right": 16},
-            title_style={"font-size": "14px"},
-            min_aspect_ratio=0.01,
-            layout=W.Layout(width="100%", height="280px", min_width="220px"),
-            legend_location="bottom-right",
+        self.figure = chart_figure(
+            [self.guide, self.bars, self.lines], [self.x_axis, self.y_axis], name, "280px", "bottom-right"
         )
         self.view = W.ToggleButtons(options=["ROC", "precision-recall"], layout=W.Layout(display="none"))
         self.view.style.button_width = "auto"

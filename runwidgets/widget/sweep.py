@@ -18,7 +18,18 @@ import ipywidgets as W
 import numpy as np
 
 from ..store.base import CANCELED, COMPLETED, FAILED, LIVE, TERMINAL, RunRecord
-from .charts import COLORS, EMPTY, held, linear_scale, nice_bounds, nice_ticks, set_ticks, single_x, x_ticks
+from .charts import (
+    COLORS,
+    EMPTY,
+    chart_figure,
+    held,
+    linear_scale,
+    nice_bounds,
+    nice_ticks,
+    set_ticks,
+    single_x,
+    x_ticks,
+)
 from .closing import close_all
 from .downsample import minmax_indices
 
@@ -121,15 +132,8 @@ class CurvesChart:
         self.stops.labels, self.cutoff.labels = ["stopped by the policy"], ["policy cutoff"]
         self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, tick_format="~g")
         self.y_axis = bq.Axis(scale=self.y_scale, side="left", tick_format="~g")
-        self.figure = bq.Figure(
-            marks=[self.rest, self.cutoff, self.best, self.stops],
-            axes=[self.x_axis, self.y_axis],
-            title=title,
-            fig_margin={"top": 44, "bottom": 40, "left": 60, "right": 16},
-            title_style={"font-size": "14px"},
-            min_aspect_ratio=0.01,
-            layout=W.Layout(width="100%", height="300px", min_width="220px"),
-            legend_location="bottom-right",
+        self.figure = chart_figure(
+            [self.rest, self.cutoff, self.best, self.stops], [self.x_axis, self.y_axis], title, "300px", "bottom-right"
         )
         self.all = W.Checkbox(value=False, description="all", indent=False, layout=W.Layout(width="auto"))
         self.all.observe(lambda _: self._draw(), "value")
