@@ -158,3 +158,25 @@ def test_bad_configs_are_refused(cancer):
     with pytest.raises(FileNotFoundError):
         AutoMLConfig(**{**base, "training_data": "/nonexistent.csv"})
     AutoMLConfig(**base, enable_stack_ensemble=True, model_explainability=True)  # Azure's, nothing to do here
+
+
+def test_labels_and_columns_from_the_wild(exp):
+    """Text labels (one with markup), unicode column names and a categorical column, three classes."""
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    df = load_iris(as_frame=True).frame.rename(columns={"sepal length (cm)": "länge ☃", "petal width (cm)": "宽度"})
+    df["target"] = np.array(["setosa", "versi<b>color</b>", "virginica"])[df["target"]]
+    df["colour"] = pd.Categorical(np.where(df.index % 2, "rot", "grün"))
+    df = df.sample(frac=1, random_state=0).reset_index(drop=True)
+    run = exp.submit(
+        AutoMLConfig(task="classification", training_data=df.iloc[:120], label_column_name="target",
+                     n_cross_validations=3, iterations=4, allowed_models=["LightGBM", "LogisticRegression"])
+    )  # fmt: skip
+    run.wait_for_completion()
+    best, model = run.get_output()
+    m = best.get_metrics()
+    assert 0.8 < m["accuracy"] <= 1 and 0 <= m["norm_macro_recall"] <= 1 and "AUC_weighted" in m
+    test = df.iloc[120:]
+    pred = model.predict(test.drop(columns=["target"]))
+    assert set(pred) <= {"setosa", "versi<b>color</b>", "virginica"} and (pred == test["target"]).mean() > 0.8

@@ -77,7 +77,11 @@ def test_grid_search_cv_of_twelve_candidates(exp):
     from sklearn.svm import SVC
 
     X, y = load_iris(return_X_y=True)
-    search = GridSearchCV(SVC(), {"C": [0.01, 0.1, 1, 10], "kernel": ["linear", "rbf", "poly"]}, cv=4).fit(X, y)
+    grid = {
+        "C": np.logspace(-2, 1, 4),
+        "kernel": np.array(["linear", "rbf", "poly"]),
+    }  # numpy values, as grids often are
+    search = GridSearchCV(SVC(), grid, cv=4).fit(X, y)
     parent = exp.start_logging()
     kids = log_search(search, run=parent)
     assert len(kids) == 12

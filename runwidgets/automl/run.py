@@ -29,8 +29,8 @@ class AutoMLRun(Run):
             raise ValueError("onnx_compatible=True: ONNX models are not made here")
         name, goal = self._metric(metric)
         kids = [c for c in self._iterations() if c.get_status() == COMPLETED]
-        values = [(ranking.best_value(c.get_metrics().get(name), goal) if name in c.get_metrics() else None, c)
-                  for c in kids]  # fmt: skip
+        metrics = [(c.get_metrics(), c) for c in kids]  # one read per child
+        values = [(ranking.best_value(m[name], goal) if name in m else None, c) for m, c in metrics]
         ranked = ranking.ranked(values, goal)
         if not ranked or ranked[0][0] is None:
             raise ValueError(f"no completed iteration of run {self.id} has the metric {name!r} yet")

@@ -300,7 +300,7 @@ class Run:
         self._claim(name, st.IMAGE)
         if description:
             self._describe(name, description)
-        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+        stem = _file_stem(name)
         if path is not None:
             file_name = f"images/{stem}_{secrets.token_hex(4)}{suffix}"
             self._store.put_file(self.id, file_name, str(src))
@@ -341,8 +341,7 @@ class Run:
         self._claim(name, st.CHART)
         if description:
             self._describe(name, description)
-        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
-        file_name = f"metrics/{stem}_{secrets.token_hex(4)}.json"
+        file_name = f"metrics/{_file_stem(name)}_{secrets.token_hex(4)}.json"
         self._store.put_file(self.id, file_name, io.BytesIO(json.dumps(doc).encode()))
         self._queue((st.CHART, name, None)).append((file_name, None, _now()))
 
@@ -753,6 +752,11 @@ def _list_runs(
 
 # Azure's name; defined outside the class so that "list" in the class's annotations stays the builtin.
 Run.list = staticmethod(_list_runs)  # type: ignore[attr-defined]
+
+
+def _file_stem(name: str) -> str:
+    """A metric's name as the start of a file name (an image's, an evaluation document's)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
 
 
 def _shape_metrics(chunks: list[st.SeriesChunk], run: Run) -> dict:

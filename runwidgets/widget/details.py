@@ -130,6 +130,7 @@ class RunDetails:
         self._overlay: CurvesChart | None = None  # ticked children's metric
         self._ticked: list[str] = []
         self._picking = False
+        self.overlay_metric: W.Dropdown | None = None  # made with the view
         self._child_details: RunDetails | None = None
         self._logs: dict[str, deque[str]] = {}
         self._root: W.VBox | None = None
@@ -219,7 +220,7 @@ class RunDetails:
             charts += [c for c in (self._child_chart, self._curves, self._parallel, self._overlay) if c is not None]
             for chart in charts:
                 chart.close()
-            close_all(self._root, getattr(self, "overlay_metric", None), self._sidecar)
+            close_all(self._root, self.overlay_metric, self._sidecar)  # the dropdown is out of the tree when unticked
 
     @property
     def polling(self) -> bool:
@@ -509,25 +510,35 @@ class RunDetails:
         """The per-child chart of the metric picked (the primary one at first)."""
         chart = self._child_chart
         assert chart is not None
-        names = [metric]
-        for k in kids:
-            for name, group in self._state.metrics_of(k.run_id).items():
-                if group[0].key.kind == SCALAR and group[0].numeric and name not in names:
-                    names.append(name)
-        if list(chart.metric_picker.options) != names:
-            keep = chart.metric_picker.value
-            self._picking = True
-            try:
-                chart.metric_picker.options = names
-                chart.metric_picker.value = keep if keep in names else metric
-            finally:
-                self._picking = False
+        self._offer(chart.metric_picker, self._metric_names(kids, first=metric), metric)
         picked = chart.metric_picker.value
         picked_goal: str | None = goal
         if picked != metric:
             picked_goal = automl_goal(picked)
             values = [self._state.best_value(k.run_id, picked, picked_goal or ranking.MAXIMIZE) for k in kids]
         chart.set_values(values, picked, picked_goal)
+
+    def _metric_names(self, kids: list[RunRecord], first: str | None = None) -> list[str]:
+        """The chartable metrics (numeric scalar series) of ``kids``, in order of first appearance."""
+        names = [first] if first else []
+        for k in kids:
+            for name, group in self._state.metrics_of(k.run_id).items():
+                if group[0].key.kind == SCALAR and group[0].numeric and name not in names:
+                    names.append(name)
+        return names
+
+    def _offer(self, dropdown: W.Dropdown, names: list[str], preferred: str | None) -> None:
+        """New options for a metric dropdown, keeping the pick when it is still there (else ``preferred``,
+        else the first). Its change events redraw nothing meanwhile: the caller draws once after."""
+        if list(dropdown.options) == names:
+            return
+        keep = dropdown.value
+        self._picking = True
+        try:
+            dropdown.options = names
+            dropdown.value = keep if keep in names else preferred if preferred in names else names[0] if names else None
+        finally:
+            self._picking = False
 
     def _on_child_metric(self, _: Any) -> None:
         if self._picking:
@@ -562,24 +573,12 @@ class RunDetails:
     def _update_overlay(self) -> None:
         """Ticked children: any metric they share, one line each."""
         kids = [k for k in (self._state.records.get(i) for i in self._ticked) if k is not None]
+        assert self.overlay_metric is not None  # ticks come from a built view
         if not kids:
             self.overlay_box.children = []
             return
-        names: list[str] = []
-        for k in kids:
-            for name, group in self._state.metrics_of(k.run_id).items():
-                if group[0].key.kind == SCALAR and group[0].numeric and name not in names:
-                    names.append(name)
-        if list(self.overlay_metric.options) != names:
-            metric, _ = ranking.primary_config(self._state.record.properties) or (None, None)
-            keep = self.overlay_metric.value
-            pick = keep if keep in names else metric if metric in names else names[0] if names else None
-            self._picking = True  # the dropdown's own change events redraw nothing meanwhile
-            try:
-                self.overlay_metric.options = names
-                self.overlay_metric.value = pick
-            finally:
-                self._picking = False
+        metric, _ = ranking.primary_config(self._state.record.properties) or (None, None)
+        self._offer(self.overlay_metric, self._metric_names(kids), metric)
         if self._overlay is None:
             self._overlay = CurvesChart("ticked runs", highlight=False)
         name = self.overlay_metric.value
