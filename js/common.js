@@ -28,7 +28,9 @@ export function safeHref(url) {
 /** Seconds from start to end (or to now, when still running): "3s", "2m 5s", "1h 4m". */
 export function fmtSpan(start, end, now = Date.now() / 1000) {
   if (!start) return "";
-  const s = Math.max(0, Math.floor((end || now) - start));
+  const exact = Math.max(0, (end || now) - start);
+  if (exact < 10) return `${exact.toFixed(1)}s`; // an AutoML iteration or a quick child: 0.4s, not 0s
+  const s = Math.floor(exact);
   if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
   return s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
 }

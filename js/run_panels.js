@@ -26,6 +26,7 @@ export default {
     const urls = [];
     let page = 0;
     let selectedLog = null;
+    let userPicked = false; // a log chosen in the dropdown stays chosen
 
     // -- child runs
     const kidsSection = h("details", "rw-section rw-children-section");
@@ -333,7 +334,8 @@ export default {
     function drawLogNames() {
       const names = model.get("log_names") || [];
       logSection.style.display = names.length ? "" : "none";
-      const keep = selectedLog;
+      // the driver log once it appears, unless the user picked another (the control log comes first)
+      const keep = userPicked ? selectedLog : null;
       logSelect.replaceChildren(
         ...names.map((n) => {
           const o = h("option", null, n);
@@ -353,7 +355,14 @@ export default {
       logPre.textContent = "";
       model.send({ type: MSG.LOG_SYNC, name });
     }
-    logSelect.addEventListener("change", () => selectLog(logSelect.value), { signal });
+    logSelect.addEventListener(
+      "change",
+      () => {
+        userPicked = true;
+        selectLog(logSelect.value);
+      },
+      { signal },
+    );
     logPre.addEventListener(
       "scroll",
       () => {

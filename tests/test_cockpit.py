@@ -55,7 +55,7 @@ def test_cockpit_draws_every_curve_best_first_with_stops_and_cutoff(exp):
         assert curves.stops.x.tolist() == [1.0, 1.0]
         assert np.ravel(curves.cutoff.y).tolist() == [0.3, 0.3]  # one level dash at the cutoff both missed
         assert np.ravel(curves.cutoff.x).tolist() == pytest.approx([0.65, 1.35])
-        assert "2 stopped by the policy" in curves.note.value
+        assert "2 stopped early" in curves.note.value and "the cutoff they missed" in curves.note.value
         curves.all.value = True  # the toggle: every child
         assert len(curves.shown) == 12 and np.asarray(curves.rest.y).shape == (11, 6)
         assert curves.rest.y[-1][2:].tolist() == [None] * 4 or np.isnan(np.asarray(curves.rest.y[-1][2:], float)).all()

@@ -63,7 +63,7 @@ def test_optuna_study_with_a_median_pruner(exp):
         assert view.panels.children["progress"]["stopped"] == len(pruned)
         curves = view._curves
         assert len(curves.stops.x) == len(pruned) and np.asarray(curves.cutoff.y).size == 0  # no cutoff stated
-        assert list(view._parallel.names.text) == ["lr", "layers", "accuracy"]
+        assert list(view._parallel.names.text) == ["lr (log)", "layers", "accuracy"]
     finally:
         parent.complete()
         view.close()
@@ -98,7 +98,11 @@ def test_grid_search_cv_of_twelve_candidates(exp):
     try:
         _ = view.widget
         assert view.panels.children["best"] == best and view.panels.children["metric"] == "mean_test_score"
-        assert view._parallel.drawn == 12 and list(view._parallel.names.text) == ["C", "kernel", "mean_test_score"]
+        assert view._parallel.drawn == 12 and list(view._parallel.names.text) == [
+            "C (log)",
+            "kernel",
+            "mean_test_score",
+        ]
     finally:
         parent.complete()
         view.close()

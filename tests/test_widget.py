@@ -457,7 +457,7 @@ print("reloaded" if "hot reload probe" in view._esm and "hot reload probe" not i
 
 
 def test_charts_read_at_a_glance():
-    from runwidgets.widget.charts import ChildMetricChart, LineChart, nice_bounds, nice_step
+    from runwidgets.widget.charts import ChildMetricChart, LineChart, nice_bounds, nice_step, nice_ticks
 
     for span in (0.003, 0.7, 1, 3, 17, 250, 9e6):
         step = nice_step(span)
@@ -488,4 +488,21 @@ def test_charts_read_at_a_glance():
     assert child.y_lin.min <= 0.1 and child.y_lin.max >= 0.95  # every child's dot is on the chart
     assert "dots, and the best so far" in child.figure.title and not child.dots.display_legend  # no box over dots
     assert (child.x_scale.min, child.x_scale.max) == (0.5, 6.5)  # the end dots whole
+    child.set_values([0.5] * 20)
+    assert child.x_axis.tick_values.tolist() == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]  # whole steps: not 2.5 as "3"
     child.close()
+    automl = ChildMetricChart("AUC_weighted", "MAXIMIZE", x_label="iteration", first=0)
+    automl.set_values([0.7, 0.8, 0.75])
+    assert automl.dots.x.tolist() == [0, 1, 2] and (automl.x_scale.min, automl.x_scale.max) == (-0.5, 2.5)
+    automl.close()
+    assert nice_ticks(0, 29, 8, integer=True).tolist() == [0, 5, 10, 15, 20, 25]
+
+
+def test_parallel_axis_of_a_log_searched_parameter():
+    from runwidgets.widget.sweep import _axis
+
+    lr = _axis("lr", [1e-4, 1e-3, 1e-2, None])
+    assert lr.name == "lr (log)" and np.allclose(lr.positions[:3], [0, 0.5, 1]) and np.isnan(lr.positions[3])
+    assert [t for _, t in lr.labels] == ["0.0001", "0.001", "0.01"]
+    assert _axis("dropout", [0.1, 0.5]).name == "dropout"  # a narrow span stays linear
+    assert _axis("shift", [-1.0, 1000.0]).name == "shift"  # not all positive: linear

@@ -115,8 +115,9 @@ def nice_ticks(lo: float, hi: float, ticks: int = 5, integer: bool = False) -> n
     ]
     if fits:
         step = min(fits, key=lambda c: (abs((hi - lo) / c - ticks), -c))
-    if integer:
-        step = max(1.0, step)
+    if integer and not _whole(step):  # 2.5 would label 2.5, 5, 7.5 as "3", "5", "8"
+        mag = 10.0 ** math.floor(math.log10(max(step, 1.0)))
+        step = min((m * mag for m in (1, 2, 5, 10)), key=lambda c: abs(math.log(c / max(step, 1.0))))
     first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
     return np.array([float(f"{k * step:.12g}") for k in range(first, last + 1)])
 
@@ -357,11 +358,15 @@ class LineChart:
 
 
 class ChildMetricChart(LineChart):
-    """A sweep's primary metric per child (dots) with the best so far (a line)."""
+    """A sweep's primary metric per child (dots) with the best so far (a line).
 
-    def __init__(self, metric: str, goal: str | None) -> None:
-        super().__init__(f"{metric} per child run: dots, and the best so far", x_label="child run (in start order)")
+    Children are numbered from ``first``: 1 for a sweep's runs, 0 for AutoML's iterations (Azure's
+    ITERATION column), so a dot sits over the number its table row shows."""
+
+    def __init__(self, metric: str, goal: str | None, x_label: str = "child run (in start order)", first: int = 1):
+        super().__init__(f"{metric} per child run: dots, and the best so far", x_label=x_label)
         self.goal = goal
+        self.first = first
         self.metric_picker = W.Dropdown(
             options=[metric], value=metric, layout=W.Layout(width="auto", max_width="220px")
         )
@@ -390,7 +395,7 @@ class ChildMetricChart(LineChart):
             if self.figure.title != title:
                 self.figure.title = title
         y = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        x = np.arange(1, len(y) + 1, dtype=np.float64)
+        x = np.arange(self.first, self.first + len(y), dtype=np.float64)
         best = y.copy()
         if len(y) and self.goal:
             filled = np.where(np.isnan(y), -np.inf if self.goal == "MAXIMIZE" else np.inf, y)
@@ -401,13 +406,14 @@ class ChildMetricChart(LineChart):
         self._values = y
         with self.dots.hold_sync():
             self.dots.x, self.dots.y = x, y
-        ticks = x if len(x) <= 12 else np.unique(np.linspace(1, len(x), 8).round())
+        ticks = x if len(x) <= 12 else nice_ticks(x[0], x[-1], 8, integer=True)
         if not np.array_equal(np.asarray(self.x_axis.tick_values), ticks):
             self.x_axis.tick_values = ticks
         self.set_data(x, [best], ["best so far"] if self.goal else [])
         self.lines.display_legend = False
-        if len(x) and (self.x_scale.min, self.x_scale.max) != (0.5, len(x) + 0.5):
-            self.x_scale.min, self.x_scale.max = 0.5, len(x) + 0.5  # the first and last dot whole, off the frame
+        span = (self.first - 0.5, self.first + len(x) - 0.5)
+        if len(x) and (self.x_scale.min, self.x_scale.max) != span:
+            self.x_scale.min, self.x_scale.max = span  # the first and last dot whole, off the frame
 
 
 def _same_shape(old_x, old_y, x, y) -> bool:

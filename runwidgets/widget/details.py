@@ -479,7 +479,11 @@ class RunDetails:
         first) and parallel coordinates. An AutoML iteration reports each metric once: no curves, and
         its hyperparameters differ by algorithm: no shared axes."""
         if self._child_chart is None:
-            self._child_chart = ChildMetricChart(metric, goal)
+            self._child_chart = (
+                ChildMetricChart(metric, goal, x_label="iteration", first=0)
+                if automl
+                else ChildMetricChart(metric, goal)
+            )
             self._child_chart.metric_picker.observe(self._on_child_metric, "value")
             charts = [self._child_chart.widget]
             if not automl:

@@ -200,10 +200,13 @@ class CurvesChart:
         if self.highlight and best:
             parts.append("thick red: the best")
         if self._stops:
-            parts.append(f"× {len(self._stops)} stopped by the policy, orange: the cutoff they missed")
+            parts.append(f"× {len(self._stops)} stopped early")
+            if any(math.isfinite(s.cutoff) for s in self._stops):
+                parts.append("orange: the cutoff they missed")  # Optuna's pruners state none
         note = " · ".join(parts)
         if self.note.value != note:
             self.note.value = note
+            self.note.tooltip = note  # the whole note on hover when a narrow chart cuts it short
         self.all.description = f"all {len(self._curves)}"
 
     def close(self) -> None:
@@ -220,6 +223,9 @@ class Axis:
     labels: list[tuple[float, str]]  # (position, text) shown beside the axis
 
 
+LOG_SPAN = 100.0  # a positive parameter spanning this factor or more gets a log axis
+
+
 def _axis(name: str, values: list) -> Axis:
     numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if len(numbers) == len([v for v in values if v is not None]) and numbers:
@@ -230,6 +236,12 @@ def _axis(name: str, values: list) -> Axis:
         lo, hi = float(finite.min()), float(finite.max())
         if lo == hi:
             return Axis(name, np.where(np.isfinite(arr), 0.5, np.nan), [(0.5, _fmt(lo))])
+        if lo > 0 and hi / lo >= LOG_SPAN:
+            # a learning rate searched on a log scale: linear, all but the largest values sit on the floor
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pos = (np.log10(arr) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+            mid = 10 ** ((math.log10(lo) + math.log10(hi)) / 2)
+            return Axis(f"{name} (log)", pos, [(0.0, _fmt(lo)), (0.5, _fmt(mid)), (1.0, _fmt(hi))])
         return Axis(name, (arr - lo) / (hi - lo), [(0.0, _fmt(lo)), (1.0, _fmt(hi))])
     cats = sorted({json.dumps(v) if not isinstance(v, str) else v for v in values if v is not None})
     where = {c: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}

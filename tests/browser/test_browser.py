@@ -133,7 +133,7 @@ def check_cockpit(page, root: str, name: str) -> None:
         60,
         what="the sweep's progress line",
     )
-    assert "stopped by the policy" in curves.text_content()
+    assert "stopped early" in curves.text_content() and "the cutoff they missed" in curves.text_content()
     curves.locator("input[type=checkbox]").first.check()  # all 12 curves
     wait_for(lambda: "12 runs" in curves.text_content(), 30, what="all 12 curves")
     curves.scroll_into_view_if_needed()
