@@ -35,6 +35,7 @@ MODULES: dict[str, str | None] = {
     "runwidgets.hyperdrive.sampling": "runwidgets.submit.sampling",
     "runwidgets.hyperdrive.parameter_expressions": "runwidgets.submit.sampling",
     "runwidgets.hyperdrive.policy": "runwidgets.submit.policy",
+    "runwidgets.compute_target": "runwidgets.compute.cluster",  # azureml.core.compute_target.ComputeTargetException
     "runwidgets.train": None,
 }
 # Alias prefix -> real prefix, for the module and everything under it.

@@ -60,3 +60,21 @@ def mlflow_server(tmp_path_factory):
     srv.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """One real Dask cluster for the session: a scheduler and two single-thread workers (w1, w2) on 127.0.0.1,
+    each in its own folder, stopped by their own pids. Logs are sent often and system metrics sampled
+    twice a second, so tests see both within a short run."""
+    pytest.importorskip("distributed")
+    from dask_cluster import DaskCluster
+
+    from tests.browser.harness import free_port
+
+    env = {**os.environ, "RUNWIDGETS_LOG_SHIP_SECONDS": "0.5", "RUNWIDGETS_SYSTEM_METRICS_INTERVAL": "0.5",
+           "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}  # fmt: skip
+    cluster = DaskCluster(tmp_path_factory.mktemp("dask"), free_port(), env)
+    cluster.start()
+    yield cluster
+    cluster.stop()

@@ -101,8 +101,9 @@ class AutoMLConfig:
                 f"primary_metric {primary_metric!r} is not a {task} metric; use one of {', '.join(M.PRIMARY[task])}"
             )
         target = getattr(compute_target, "name", compute_target)
-        if target not in (None, "local"):
-            raise ValueError(f"compute_target={target!r}: runwidgets runs AutoML locally; pass 'local' or nothing")
+        if target is not None and not isinstance(target, str):
+            raise TypeError(f"compute_target must be a target's name or a ComputeTarget, got {type(target).__name__}")
+        self.compute_target = target or "local"  # the search runs there (on a cluster: on one worker)
         if training_data is None or not label_column_name:
             raise ValueError("AutoMLConfig needs training_data= (a DataFrame or CSV path) and label_column_name=")
         self.training_data = _frame(training_data, "training_data")
@@ -177,7 +178,10 @@ class AutoMLConfig:
             self.training_data.to_pickle(stage / TRAINING)
             if self.validation_data is not None:
                 self.validation_data.to_pickle(stage / VALIDATION)
-            config = ScriptRunConfig(str(stage), command=[sys.executable, "-u", "-m", "runwidgets.automl.driver"])
+            config = ScriptRunConfig(
+                str(stage), command=[sys.executable, "-u", "-m", "runwidgets.automl.driver"],
+                compute_target=self.compute_target,
+            )  # fmt: skip
             goal = M.GOALS[self.task][self.primary_metric]
             properties = {
                 "primary_metric_config": json.dumps({"name": self.primary_metric, "goal": goal}),

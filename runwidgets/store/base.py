@@ -256,6 +256,14 @@ class RunStore(Protocol):
         """A local path to read the file at (a log is written there while the run is live)."""
 
     def log_path(self, run_id: str, name: str) -> str: ...
+    def read_logs(self, run_id: str, offsets: Mapping[tuple[str, str], int]) -> list[tuple[str, str, int]]:
+        """(log name, new whole lines, new offset) for each of the run's logs that grew past ``offsets``
+        ((run id, name) -> bytes read); a log not in ``offsets`` is read from near its end."""
+
+    def ship_logs(self, run_id: str, final: bool = False) -> None:
+        """Make what the run's logs gained on this machine readable wherever the store is read from
+        (a local workspace: already so). ``final``: the run has ended; send the logs whole."""
+
     def run_dir(self, run_id: str) -> Any:
         """The local folder of a run's files (for MLflow: its staging folder)."""
 

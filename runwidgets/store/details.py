@@ -50,6 +50,7 @@ class ScriptDefinition:
     environment_variables: list[str] = field(default_factory=list)  # names only: values may be secrets
     python: str | None = None
     environment: EnvironmentSpec | None = None
+    target: str = "local"  # the compute target it runs on: "local", or a cluster's name in the workspace
 
     @classmethod
     def from_json(cls, data: dict) -> ScriptDefinition:
@@ -98,11 +99,16 @@ class Details:
     supervisor_pid: int | None = None
     pid: int | None = None  # the script's process
     driver_pid: int | None = None  # a sweep's driver process
+    dispatcher_pid: int | None = None  # on a cluster target: the local process that hands the run to it
+    host: str | None = None  # the machine the supervisor runs on (its pids mean something only there)
+    worker: str | None = None  # on a cluster target: the worker's address ("tcp://10.0.0.5:40331")
+    worker_name: str | None = None
     exit_code: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as written
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "extra" and v not in (None, False)}
+        # "is", not "in": an exit code of 0 equals False and would be dropped
+        out = {k: v for k, v in asdict(self).items() if k != "extra" and v is not None and v is not False}
         return {**self.extra, **out}
 
     @classmethod
@@ -121,7 +127,16 @@ class Details:
 
     def pids(self) -> list[int]:
         """Every process id recorded for the run."""
-        return [p for p in (self.driver_pid, self.supervisor_pid, self.pid) if p]
+        return [p for p in (self.driver_pid, self.dispatcher_pid, self.supervisor_pid, self.pid) if p]
+
+    def local_pids(self) -> list[int]:
+        """The process ids that name processes on this machine (a cluster's worker runs elsewhere)."""
+        import socket
+
+        here = self.host in (None, socket.gethostname()) and self.worker is None
+        return [p for p in (self.driver_pid, self.dispatcher_pid) if p] + (
+            [p for p in (self.supervisor_pid, self.pid) if p] if here else []
+        )
 
     def with_(self, **values: Any) -> Details:
         return replace(self, **values)

@@ -20,6 +20,7 @@ LOG_DIR = "azureml-logs"
 LOG_DIRS = (LOG_DIR, "logs")  # "logs/": where runs of runwidgets 0.1 kept them, still read
 DRIVER_LOG = f"{LOG_DIR}/70_driver_log.txt"  # stdout and stderr of a submitted script
 SUPERVISOR_LOG = f"{LOG_DIR}/60_control_log.txt"  # what the supervisor (or a sweep's driver) did
+DISPATCH_LOG = f"{LOG_DIR}/55_dispatch_log.txt"  # handing a run to a cluster, and watching its worker
 BUILD_LOG = f"{LOG_DIR}/20_image_build_log.txt"  # building the run's Python environment
 PYTHON_LOG = f"{LOG_DIR}/python_log.txt"  # records from a run's logging handler
 

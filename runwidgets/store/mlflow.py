@@ -25,6 +25,7 @@ through the server's bulk-interval endpoint instead of every point.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import math
@@ -60,8 +61,8 @@ from .base import (
 )
 from .details import Details
 from .errors import RunNotFound, StoreUnavailable
-from .files import LOG_DIRS, RunFiles, check_name, is_log
-from .logs import read_new_log_text
+from .files import DRIVER_LOG, LOG_DIR, LOG_DIRS, RunFiles, check_name, is_log
+from .logs import LOG_FIRST_READ_BYTES, read_new_log_text
 from .uri import public_uri, scrub, secrets_of
 
 TAG = "runwidgets."
@@ -70,6 +71,7 @@ PARENT = "mlflow.parentRunId"
 RUN_NAME = "mlflow.runName"
 TAG_LIMIT = 8000  # MLflow's longest tag value
 BATCH = 1000  # MLflow's most metrics per log_batch
+PARTS = ".parts"  # a live log sent from another machine: "<log>.parts/<offset>" artifacts
 BATCH_TAGS = 100
 SAMPLE_ABOVE = 20_000  # a changed series longer than this is fetched sampled, not whole
 SAMPLE_POINTS = 2000
@@ -104,6 +106,7 @@ class MlflowStore:
         self.client = MlflowClient(tracking_uri=tracking_uri)
         self.root = Path(staging)
         self.files = RunFiles(self.root)  # local staging: logs while a run is live, downloaded copies
+        self._shipped: dict[tuple[str, str], int] = {}  # (run, log) -> bytes sent as pieces
         self._secrets = secrets_of(tracking_uri)
         if self._secrets:
             _scrub_logs(tracking_uri)
@@ -415,8 +418,11 @@ class MlflowStore:
             runs += self._search(exp_ids, f"tags.`{PARENT}` = '{parent}'")
         children = set(cursor.children)
         changed = False
+        remote: set[str] = set()  # runs a cluster's worker executes: their logs are sent from there
         for run in runs:
             rec = self._record(run)
+            if rec.details.worker:
+                remote.add(rec.run_id)
             sig = (rec.status, rec.name, rec.ended, json.dumps(rec.tags, sort_keys=True),
                    json.dumps(rec.properties, sort_keys=True), json.dumps(rec.error))  # fmt: skip
             if seen_runs.get(rec.run_id) != sig:
@@ -463,7 +469,7 @@ class MlflowStore:
                     changed = True
         logs = dict(cursor.logs)
         for rid in log_runs:
-            for name, text, off in read_new_log_text(self.files.run_dir(rid), rid, logs):
+            for name, text, off in self._read_logs(rid, logs, remote=rid in remote):
                 logs[(rid, name)] = off
                 if text:
                     delta.logs[(rid, name)] = text
@@ -519,7 +525,7 @@ class MlflowStore:
             for f in self.client.list_artifacts(run_id, path):
                 (stack.append(f.path) if f.is_dir else out.append(f.path))
         out += [n for n in self.files.list(run_id) if is_log(n)]
-        return sorted(set(out))
+        return sorted({n for n in out if PARTS + "/" not in n})  # a live log's pieces are not files of the run
 
     def get_file(self, run_id: str, name: str, dest: str) -> str:
         local = self.files.path(run_id, name)  # refuses absolute names, '..' and links out of the run
@@ -552,6 +558,78 @@ class MlflowStore:
 
     def log_path(self, run_id: str, name: str) -> str:
         return self.files.log_path(run_id, name)
+
+    def read_logs(self, run_id: str, offsets) -> list[tuple[str, str, int]]:
+        return self._read_logs(run_id, offsets, remote=not self.files.path(run_id, DRIVER_LOG).is_file())
+
+    def _read_logs(self, run_id: str, offsets, remote: bool) -> list[tuple[str, str, int]]:
+        """Logs written on this machine from the staging folder; with ``remote``, also those another
+        machine sent (a cluster's worker): whole files once the run ended, else the pieces shipped so far."""
+        local = read_new_log_text(self.files.run_dir(run_id), run_id, offsets)
+        if not remote:
+            return local
+        here = {n for n in self.files.list(run_id) if is_log(n)}
+        return sorted(local + self._remote_logs(run_id, offsets, here))
+
+    def _remote_logs(self, run_id: str, offsets, skip: set[str]) -> list[tuple[str, str, int]]:
+        try:
+            entries = self.client.list_artifacts(run_id, LOG_DIR)
+        except Exception:
+            return []
+        files = {e.path: e for e in entries if not e.is_dir}
+        parts = {e.path[: -len(PARTS)]: e.path for e in entries if e.is_dir and e.path.endswith(PARTS)}
+        out: list[tuple[str, str, int]] = []
+        for name in sorted((set(files) | set(parts)) - skip):
+            known = offsets.get((run_id, name))
+            if name in files:  # the run ended: its whole log
+                if known is not None and (files[name].file_size or 0) <= known:
+                    continue
+                data = self.read_file(run_id, name)
+                start = known if known is not None else max(0, len(data) - LOG_FIRST_READ_BYTES)
+                data = data[start:]
+            else:  # live: the pieces sent so far, each named by its offset in the log
+                pieces = sorted(
+                    (int(p.path.rsplit("/", 1)[1]), p.path)
+                    for p in self.client.list_artifacts(run_id, parts[name])
+                    if not p.is_dir and p.path.rsplit("/", 1)[1].isdigit()
+                )
+                if not pieces:
+                    continue
+                if known is None:  # joining late: about the last LOG_FIRST_READ_BYTES of it
+                    last = pieces[-1][0]
+                    known = next((off for off, _ in pieces if off >= last - LOG_FIRST_READ_BYTES), last)
+                new = [(off, path) for off, path in pieces if off >= known]
+                if not new:
+                    continue
+                start, data = new[0][0], b"".join(self.read_file(run_id, path) for _, path in new)
+            if known is None and start:  # joined late in a whole file: drop the partial first line
+                cut = data.find(b"\n")
+                start, data = start + cut + 1, data[cut + 1 :]
+            end = data.rfind(b"\n") + 1
+            if end:
+                out.append((name, data[:end].decode("utf-8", errors="replace"), start + end))
+        return out
+
+    def ship_logs(self, run_id: str, final: bool = False) -> None:
+        """Send the new whole lines of each local log as a piece (``<log>.parts/<offset>``): MLflow
+        artifacts cannot be appended to. ``final``: the logs whole, as a finished run keeps them."""
+        if final:
+            self.upload_logs(run_id)
+            return
+        for name in (n for n in self.files.list(run_id) if is_log(n)):
+            path = self.files.path(run_id, name)
+            sent = self._shipped.get((run_id, name), 0)
+            size = path.stat().st_size
+            if size <= sent:
+                continue
+            with open(path, "rb") as f:
+                f.seek(sent)
+                data = f.read(size - sent)
+            end = data.rfind(b"\n") + 1
+            if not end:
+                continue
+            self.put_file(run_id, f"{name}{PARTS}/{sent:012d}", io.BytesIO(data[:end]))
+            self._shipped[(run_id, name)] = sent + end
 
     def upload_logs(self, run_id: str) -> None:
         """Copy the run's local log files to its artifacts (done when the run ends)."""

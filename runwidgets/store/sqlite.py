@@ -724,7 +724,7 @@ class SqliteStore:
 
         logs = None
         for run_id in log_runs:
-            for name, text, off in read_new_log_text(self.run_dir(run_id), run_id, cursor.logs):
+            for name, text, off in self.read_logs(run_id, cursor.logs):
                 if logs is None:
                     logs = changes["logs"] = dict(cursor.logs)
                 logs[(run_id, name)] = off
@@ -764,6 +764,12 @@ class SqliteStore:
 
     def file_path(self, run_id: str, name: str) -> Path:
         return self.files.path(run_id, name)
+
+    def read_logs(self, run_id: str, offsets) -> list[tuple[str, str, int]]:
+        return read_new_log_text(self.run_dir(run_id), run_id, offsets)
+
+    def ship_logs(self, run_id: str, final: bool = False) -> None:
+        """Every reader opens the same folder: nothing to send."""
 
     def log_path(self, run_id: str, name: str) -> str:
         return self.files.log_path(run_id, name)

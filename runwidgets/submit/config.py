@@ -56,8 +56,8 @@ class ScriptRunConfig:
                 " environment= (an Environment) and environment_variables= to shape them"
             )
         target = getattr(compute_target, "name", compute_target)
-        if target not in (None, "local"):
-            raise ValueError(f"compute_target={target!r}: runwidgets runs scripts locally; pass 'local' or nothing")
+        if target is not None and not isinstance(target, str):
+            raise TypeError(f"compute_target must be a target's name or a ComputeTarget, got {type(target).__name__}")
         if run_config is not None and not isinstance(run_config, RunConfiguration):
             raise TypeError(f"run_config must be a RunConfiguration, got {type(run_config).__name__}")
         if environment is not None and not isinstance(environment, Environment):
@@ -78,6 +78,7 @@ class ScriptRunConfig:
             self.run_config.environment_variables = {**self.run_config.environment_variables, **environment_variables}
         if max_run_duration_seconds is not None:
             self.run_config.max_run_duration_seconds = max_run_duration_seconds
+        self.compute_target = target or "local"  # checked against the workspace at submit
         self.script = script
         self.arguments = [str(a) for a in (arguments or [])]
         self.command = command
@@ -123,6 +124,7 @@ class ScriptRunConfig:
             environment_variables=sorted(self.environment_variables),  # names only: values may be secrets
             python=python,
             environment=env,
+            target=self.compute_target,
         )
 
     @classmethod
@@ -134,6 +136,7 @@ class ScriptRunConfig:
             arguments=d.arguments,
             command=d.command,
             max_run_duration_seconds=d.max_run_duration_seconds,
+            compute_target=d.target,
         )
         config._recorded_environment = d.environment or EnvironmentSpec(interpreter=d.python)
         return config
@@ -148,6 +151,24 @@ class ScriptRunConfig:
     def __repr__(self) -> str:
         what = f"script={self.script!r}" if self.script else f"command={self.command!r}"
         return f"ScriptRunConfig(source_directory={str(self.source_directory)!r}, {what}, arguments={self.arguments!r})"
+
+
+def on_this_machine(d: ScriptDefinition) -> ScriptDefinition:
+    """A definition recorded on another machine (the submitter's), with this machine's Python: a cluster's
+    worker runs the script with its own interpreter, or the run's environment built here."""
+    from dataclasses import replace
+
+    env = d.environment or EnvironmentSpec()
+    if env.user_managed and env.interpreter and os.access(env.interpreter, os.X_OK):
+        python = env.interpreter  # the same path here (a shared installation, or the same host)
+    elif env.user_managed:
+        python, env = sys.executable, replace(env, interpreter=None)
+    else:
+        python = venvs.interpreter(env)
+    argv = list(d.argv)
+    if argv and argv[0] == d.python:  # a script, or a command naming this Python (AutoML's driver)
+        argv[0] = python
+    return replace(d, argv=argv, python=python, environment=env)
 
 
 def _quote(s: str) -> str:
@@ -166,8 +187,10 @@ def submit_script(
     name: str | None = None,
     kind: str = SCRIPT_RUN,
 ) -> Run:
+    from ..compute.targets import resolve
     from ..tracking.run import Run
 
+    resolve(experiment.workspace, config.compute_target)  # an unknown target fails here, before any run exists
     details = Details(supervised=True, definition=config.definition(list(extra_args)))
     run = Run._start(experiment, name=name, parent=parent, tags=tags, kind=kind, status=QUEUED, details=details)
     if properties:
@@ -235,16 +258,21 @@ def run_env(workspace, run_id: str) -> dict[str, str]:
 
 
 def start_supervisor(workspace, run_id: str, config: ScriptRunConfig) -> int:
-    """Start ``python -m runwidgets.submit.supervisor`` in its own session: it outlives the kernel."""
-    from ..store.files import SUPERVISOR_LOG
+    """Start ``python -m runwidgets.submit.supervisor`` in its own session: it outlives the kernel.
+
+    On a cluster target the process started is the run's dispatcher (``runwidgets.compute.dispatch``),
+    which hands the run to a worker, where a supervisor runs it."""
+    from ..store.files import DISPATCH_LOG, SUPERVISOR_LOG
 
     store = workspace.store
     # The script's own variables travel in the supervisor's environment, never in the store.
     env = {**os.environ, **config.environment_variables, **workspace._env(), **run_env(workspace, run_id)}
-    log_path = store.log_path(run_id, SUPERVISOR_LOG)
+    local = config.compute_target == "local"
+    module = "runwidgets.submit.supervisor" if local else "runwidgets.compute.dispatch"
+    log_path = store.log_path(run_id, SUPERVISOR_LOG if local else DISPATCH_LOG)
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "runwidgets.submit.supervisor", str(workspace.path), run_id],
+            [sys.executable, "-m", module, str(workspace.path), run_id],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

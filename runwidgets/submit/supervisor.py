@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -19,14 +20,32 @@ from collections import deque
 from pathlib import Path
 
 from .._process import die_with_parent, stop_group
-from ..store.base import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, LIVE, NOT_STARTED, QUEUED, RUNNING, STARTING
+from ..store.base import (
+    CANCEL_REQUESTED,
+    CANCELED,
+    COMPLETED,
+    FAILED,
+    LIVE,
+    NOT_STARTED,
+    QUEUED,
+    RUNNING,
+    STARTING,
+    env_seconds,
+)
 from ..store.files import BUILD_LOG, DRIVER_LOG
+from ..tracking.system_metrics import SystemMonitor
 from ..tracking.workspace import Workspace
 from . import venvs
-from .config import snapshot_dir
+from .config import on_this_machine, snapshot_dir
 from .detached import DetachedProcess
 
 GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL on cancel
+
+
+def log_ship_seconds() -> float:
+    """How often a live run's new log lines are sent to a remote store ($RUNWIDGETS_LOG_SHIP_SECONDS)."""
+    return env_seconds("RUNWIDGETS_LOG_SHIP_SECONDS", 5.0)
+
 WATCH_INTERVAL = 0.25
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|[A-Za-z_][\w.]*)(?::\s?(.*))?$")
 
@@ -70,12 +89,21 @@ class Supervisor(DetachedProcess):
             self.store.set_status_if(self.run_id, (CANCEL_REQUESTED,), status=CANCELED, ended=time.time())
             return 0
         self.start_beating()
-        self.note_details(supervisor_pid=os.getpid())
-        workdir = snapshot_dir(self.ws, self.run_id)
+        remote = os.environ.get("RUNWIDGETS_WORKER")  # set by a cluster's worker task (runwidgets.compute.worker)
+        self.note_details(
+            supervisor_pid=os.getpid(), host=socket.gethostname(), worker=remote,
+            worker_name=os.environ.get("RUNWIDGETS_WORKER_NAME") if remote else None,
+        )  # fmt: skip
+        # on a worker the snapshot was shipped into the worker's own folder
+        workdir = Path(os.environ.get("RUNWIDGETS_SNAPSHOT_DIR") or snapshot_dir(self.ws, self.run_id))
+        if remote:
+            self.definition = on_this_machine(self.definition)
         argv = self.definition.argv
         if not self.prepare_environment():
             return 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "RUNWIDGETS_SUBMITTED": "1"}
+        for private in ("RUNWIDGETS_WORKER", "RUNWIDGETS_WORKER_NAME", "RUNWIDGETS_SNAPSHOT_DIR"):
+            env.pop(private, None)
         if self.definition.python:  # a command's "python" is the run's environment's
             env["PATH"] = os.pathsep.join([os.path.dirname(self.definition.python), env.get("PATH", "")])
         log_path = self.store.log_path(self.run_id, DRIVER_LOG)
@@ -97,11 +125,13 @@ class Supervisor(DetachedProcess):
         now = time.time()
         self.store.update_run(self.run_id, status=RUNNING, started=now)
         self.note_details(pid=proc.pid)
+        monitor = SystemMonitor(self.store, self.run_id, proc.pid).start()  # its first sample at once
         tee = threading.Thread(target=self.tee, args=(proc, log_path), daemon=True)
         tee.start()
 
         verdict = self.watch(proc, now)
         tee.join(timeout=5)
+        monitor.stop()
         code = proc.returncode
         self.say(f"script exited with code {code}")
         self.collect_outputs(workdir)
@@ -142,8 +172,12 @@ class Supervisor(DetachedProcess):
     def watch(self, proc: subprocess.Popen, started: float) -> tuple[str, dict | None] | None:
         """Wait for the script; on a cancel request or time limit, stop its process group."""
         limit = self.definition.max_run_duration_seconds
+        shipped = time.time()
         while proc.poll() is None:
             time.sleep(WATCH_INTERVAL)
+            if time.time() - shipped > log_ship_seconds():
+                shipped = time.time()
+                self.ship_logs()
             try:
                 status = self.store.get_run(self.run_id).status
             except Exception:
@@ -160,6 +194,13 @@ class Supervisor(DetachedProcess):
                     "message": f"the run took longer than max_run_duration_seconds={limit} and was stopped",
                 }
         return None
+
+    def ship_logs(self) -> None:
+        """Make the logs' new lines readable where the store is (a no-op for a local workspace)."""
+        try:
+            self.store.ship_logs(self.run_id)
+        except Exception as e:  # a store that is away for a while: the next round sends it
+            self.say(f"could not send the logs yet: {e}")
 
     def stop(self, proc: subprocess.Popen) -> None:
         stop_group(proc, GRACE_SECONDS)

@@ -126,8 +126,11 @@ class HyperDriveConfig:
     def _submit(self, experiment: Experiment, tags: dict | None = None, **kwargs: Any) -> HyperDriveRun:
         if kwargs:
             raise TypeError(f"submit() got unexpected arguments {sorted(kwargs)}")
+        from ..compute.targets import resolve
+
         rc = self.run_config
         ws = experiment.workspace
+        resolve(ws, rc.compute_target)  # an unknown target fails here, before any run exists
         resumed = [self._resumed(ws, r) for r in self.resume_child_runs]  # run first, as Azure does
         sets = resumed + self.sampling.draw(self.max_total_runs - len(resumed))
         details = Details(
@@ -352,6 +355,24 @@ class SweepDriver(DetachedProcess):
             self.say(f"warm start from {len(self.spec.resume_from)} sweep(s): {seeded} earlier children used")
             self.store.set_tags(self.parent.id, {"warm_start_children": str(seeded)})
 
+    def cluster_limit(self, limit: int) -> int:
+        """On a cluster, no more children at once than it has worker threads: a child queued behind
+        the others would only wait, and a policy or a Bayesian search learns nothing from it."""
+        target = self.spec.run_config.target
+        if target == "local":
+            return limit
+        from ..compute.targets import ComputeTarget
+
+        try:
+            threads = ComputeTarget(self.ws, target).threads()
+        except Exception as e:
+            self.say(f"could not ask {target} for its size ({e}); its scheduler queues the children")
+            return limit
+        if 0 < threads < limit:
+            self.say(f"{target} has {threads} worker thread(s): at most {threads} children at once")
+            return threads
+        return limit
+
     def launch(self, params: dict) -> str:
         # Children run the parent's snapshot; their environment variables are already ours.
         config = ScriptRunConfig.from_definition(self.spec.run_config, snapshot_dir(self.ws, self.parent.id))
@@ -383,7 +404,8 @@ class SweepDriver(DetachedProcess):
     def record_if_lost(self, rec) -> bool:
         """A child that only looks lost (a slow disk delayed its heartbeat) is still running: count it
         as ended only when its supervisor process is gone too, and record that as its end."""
-        if not rec.is_lost(timeout=heartbeat_timeout()) or alive(rec.details.supervisor_pid):
+        watcher = rec.details.dispatcher_pid or rec.details.supervisor_pid  # on a cluster: the local dispatcher
+        if not rec.is_lost(timeout=heartbeat_timeout()) or alive(watcher):
             return False
         return self.store.set_status_if(
             rec.run_id, tuple(LIVE), status=FAILED, ended=time.time(), error=rec.display_error
@@ -397,7 +419,7 @@ class SweepDriver(DetachedProcess):
         self.note_details(driver_pid=os.getpid())
         pending = list(self.spec.parameter_sets)
         total = self.spec.max_total_runs or len(pending)
-        limit = self.spec.max_concurrent_runs
+        limit = self.cluster_limit(self.spec.max_concurrent_runs)
         deadline = time.time() + 60 * self.spec.max_duration_minutes
         running: list[str] = []
         ended: set[str] = set()

@@ -43,14 +43,22 @@ class Experiment:
         snapshot_directory: str | None = None,
         tags: dict | None = None,
         outputs: Any = None,
+        system_metrics: bool | None = None,
         **kwargs: Any,
     ) -> Run:
-        """Start an interactive run in this process (a notebook or a script run by hand)."""
+        """Start an interactive run in this process (a notebook or a script run by hand).
+
+        ``system_metrics=True`` (or ``$RUNWIDGETS_SYSTEM_METRICS=1``) samples this machine and this
+        process's tree into ``system/*`` metrics while the run lasts."""
         if kwargs:
             raise TypeError(f"start_logging() got unexpected arguments {sorted(kwargs)}")
         if display_name is not None and not isinstance(display_name, str):
             raise TypeError(f"display_name must be a str, got {type(display_name).__name__}")
         run = Run._start(self, name=display_name, tags=tags)
+        from .system_metrics import enabled_by_env
+
+        if system_metrics or (system_metrics is None and enabled_by_env()):
+            run._watch_system()
         if snapshot_directory is not None:
             run.upload_folder("snapshot", snapshot_directory)
         return run

@@ -549,7 +549,16 @@ class Run:
         return Run._of(self.experiment, self._store.get_run(pid)) if pid else None
 
     # -- status ------------------------------------------------------------------
+    def _watch_system(self) -> None:
+        """Sample system metrics into this run until it ends (an interactive run: this process's tree)."""
+        from .system_metrics import SystemMonitor
+
+        self._system = SystemMonitor(self._store, self.id, os.getpid()).start()
+
     def _finish(self, status: str, error: dict | None = None) -> None:
+        system = getattr(self, "_system", None)
+        if system is not None:
+            system.stop()
         self._flush()
         fields: dict[str, Any] = {"status": status, "ended": _now()}
         if error is not None:
@@ -617,7 +626,7 @@ class Run:
             "experiment": rec.experiment,
             "parentRunId": rec.parent_id,
             "type": rec.kind,
-            "target": "local",
+            "target": rec.details.definition.target if rec.details.definition else "local",
             "status": rec.display_status,
             "startTimeUtc": _iso(rec.started),
             "endTimeUtc": _iso(rec.ended),

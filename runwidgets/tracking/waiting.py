@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from ..store.base import FAILED, TERMINAL
@@ -24,19 +25,24 @@ class RunFailedError(RuntimeError):
 
 
 class LogFollower:
-    """Reads a run's log file past an offset, whole lines only."""
+    """Reads a run's log past an offset, whole lines only: from its file where this machine has it,
+    else through the store (a run on a cluster's worker sends its log to an MLflow server in pieces)."""
 
     def __init__(self, run: Run, name: str) -> None:
-        self.path = run._store.file_path(run.id, name)
+        self.store, self.run_id, self.name = run._store, run.id, name
+        self.path = Path(self.store.file_path(run.id, name))
         self.offset = 0
 
     def read(self, final: bool = False) -> str:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except FileNotFoundError:
+        if not self.path.is_file():
+            for name, text, offset in self.store.read_logs(self.run_id, {(self.run_id, self.name): self.offset}):
+                if name == self.name:
+                    self.offset = offset
+                    return text
             return ""
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
         end = len(data) if final else data.rfind(b"\n") + 1
         self.offset += end
         return data[:end].decode("utf-8", errors="replace")

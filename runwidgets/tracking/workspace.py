@@ -181,6 +181,13 @@ class Workspace:
     def experiments(self) -> dict[str, Experiment]:
         return {name: self.get_experiment(name) for name in self.store.list_experiments()}
 
+    @property
+    def compute_targets(self) -> dict[str, Any]:
+        """``local`` (this machine) and every Dask cluster attached to or created in this workspace, by name."""
+        from ..compute.targets import targets_of
+
+        return targets_of(self)
+
     def experiment(self, name: str) -> Experiment:
         """The experiment ``name``, created on first use (as ``Experiment(ws, name)``)."""
         return Experiment(self, name)
