@@ -49,6 +49,8 @@ def _table(rows: list[list], head: list[str]) -> str:
 
 def cmd_ls(args) -> int:
     ws = _workspace(args)
+    if args.compute:
+        return _ls_compute(ws)
     store = ws.store
     exps = [args.experiment] if args.experiment else store.list_experiments()
     if not exps:
@@ -63,6 +65,22 @@ def cmd_ls(args) -> int:
         ]
         if rows:
             print(_table(rows, ["run", "name", "status", "started", "duration"]))
+    return 0
+
+
+def _ls_compute(ws) -> int:
+    """One line per compute target: where it is, its size now, and its live runs."""
+    from .dashboard.compute_page import gather
+
+    rows = []
+    for t in gather(ws):
+        kind = "local" if t.name == "local" else "dask"
+        state = "unreachable" if t.problem else "ok"
+        workers = str(len(t.cluster.workers)) if t.cluster else ("–" if kind == "dask" else "")
+        threads = str(t.cluster.threads) if t.cluster else ("–" if kind == "dask" else "")
+        running = sum(r.status != "Queued" for r in t.runs)
+        rows.append([t.name, kind, t.address, state, workers, threads, running, len(t.runs) - running])
+    print(_table(rows, ["target", "type", "address", "state", "workers", "threads", "running", "queued"]))
     return 0
 
 
@@ -174,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("ls", parents=[common], help="experiments and their runs")
     p.add_argument("experiment", nargs="?")
     p.add_argument("--limit", type=int, default=20, help="runs per experiment (newest)")
+    p.add_argument("--compute", action="store_true", help="the compute targets instead: one line each")
     p.set_defaults(fn=cmd_ls)
     p = sub.add_parser("show", parents=[common], help="a run's summary and latest metric values")
     p.add_argument("run")

@@ -45,7 +45,7 @@ def worker_pid(cluster, rec) -> int:
     return cluster.workers[rec.details.worker_name].pid
 
 
-def test_targets_attach_persist_and_detach(ws, dask_cluster):
+def test_targets_attach_persist_and_detach(ws, dask_cluster, capsys):
     assert list(ws.compute_targets) == ["local"]
     target = attach(ws, dask_cluster)
     assert isinstance(ComputeTarget(ws, "cpu-cluster"), DaskCompute)
@@ -65,6 +65,13 @@ def test_targets_attach_persist_and_detach(ws, dask_cluster):
         ComputeTarget(ws, "gpu")
     with pytest.raises(ComputeTargetException, match="no compute target 'gpu'"):
         ScriptRunConfig(str(ws.path), command="true", compute_target="gpu")._submit(Experiment(ws, "e"))
+    from runwidgets.cli import main
+
+    assert main(["ls", "--compute", "-w", str(ws.path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == ["target", "type", "address", "state", "workers", "threads", "running", "queued"]
+    assert [ln.split()[:6] for ln in lines[2:]][1] == ["cpu-cluster", "dask", dask_cluster.address, "ok", "2", "2"]
+    assert len(lines) == 4  # one line per target: local and the cluster
     target.detach()
     assert list(Workspace(ws.path).compute_targets) == ["local"]
 
@@ -89,8 +96,9 @@ def test_a_run_executes_under_a_worker_and_streams_its_output(ws, src, dask_clus
         "the worker to clear the run's folder"
     )
     assert "s3cr3t" not in json.dumps(run.get_details())  # variable values never reach the store
-    metrics = run.get_metrics()
+    metrics = run.get_system_metrics()
     assert "system/cpu_utilization_percentage" in metrics and "system/process_memory_rss_megabytes" in metrics
+    assert not any(n.startswith("system/") for n in run.get_metrics())  # what the script logged, as in Azure
 
 
 def test_a_sweep_uses_both_workers_and_never_more_than_their_threads(ws, src, dask_cluster):
@@ -109,6 +117,7 @@ def test_a_sweep_uses_both_workers_and_never_more_than_their_threads(ws, src, da
     kids = [sweep._store.get_run(k.id) for k in sweep.get_children()]
     assert len(kids) == 6 and all(k.status == "Completed" for k in kids)
     assert {k.details.worker_name for k in kids} == {"w1", "w2"}
+    assert all(len(sweep._store.read_series(k.run_id, "loss")[0]) == 3 for k in kids)  # STEPS reached each worker
     events = sorted([(k.started, 1) for k in kids] + [(k.ended, -1) for k in kids])
     at_once = peak = 0
     for _, step in events:
@@ -207,7 +216,7 @@ def test_system_metrics_of_a_local_run_start_at_once(ws, src):
     run = Experiment(ws, "e").submit(ScriptRunConfig(str(src), "cluster_job.py", environment_variables={"STEPS": "1"}))
     run.wait_for_completion()
     # the default interval is 10 s and the run lasts about 1: the first sample was taken at its start
-    metrics = run.get_metrics()
+    metrics = run.get_system_metrics()
     cpu = metrics["system/cpu_utilization_percentage"]
     assert (cpu if isinstance(cpu, list) else [cpu]) and "system/process_count" in metrics
     for name in ("system/network_receive_megabytes", "system/disk_read_megabytes"):
@@ -224,10 +233,34 @@ def test_interactive_runs_sample_when_asked(exp, monkeypatch):
     time.sleep(0.7)
     for r in (quiet, asked, by_env):
         r.complete()
-    assert not any(k.startswith("system/") for k in quiet.get_metrics())
+    assert quiet.get_system_metrics() == {}
     for r in (asked, by_env):
-        cpu = r.get_metrics()["system/cpu_utilization_percentage"]
+        cpu = r.get_system_metrics()["system/cpu_utilization_percentage"]
         assert isinstance(cpu, list) and len(cpu) >= 2
-    n = len(asked.get_metrics()["system/cpu_utilization_percentage"])
+    n = len(asked.get_system_metrics()["system/cpu_utilization_percentage"])
     time.sleep(0.5)
-    assert len(asked.get_metrics()["system/cpu_utilization_percentage"]) == n  # stopped with the run
+    assert len(asked.get_system_metrics()["system/cpu_utilization_percentage"]) == n  # stopped with the run
+
+
+def test_a_cluster_created_here_runs_until_deleted(ws, src):
+    from runwidgets._process import alive
+
+    target = ComputeTarget.create(
+        ws, "laptop", DaskCompute.provisioning_configuration(n_workers=1, threads_per_worker=1)
+    )
+    try:
+        address = target.wait_for_completion(show_output=True)
+        assert address.startswith("tcp://127.0.0.1:")
+        status = target.get_status()
+        assert (status.provisioning_state, status.workers, status.threads) == ("Succeeded", 1, 1)
+        run = Experiment(ws, "e").submit(
+            ScriptRunConfig(str(src), "cluster_job.py", compute_target=target, environment_variables={"STEPS": "2"})
+        )
+        assert run.wait_for_completion()["status"] == "Completed"
+        assert run._store.get_run(run.id).details.worker == target.info().workers[0].address
+        with pytest.raises(ComputeTargetException, match="delete"):
+            target.detach()
+    finally:
+        pid = target.record.pid
+        target.delete()
+    assert "laptop" not in ws.compute_targets and not alive(pid)

@@ -506,3 +506,29 @@ def test_parallel_axis_of_a_log_searched_parameter():
     assert [t for _, t in lr.labels] == ["0.0001", "0.001", "0.01"]
     assert _axis("dropout", [0.1, 0.5]).name == "dropout"  # a narrow span stays linear
     assert _axis("shift", [-1.0, 1000.0]).name == "shift"  # not all positive: linear
+
+
+def test_system_metrics_sit_in_a_collapsed_panel(run):
+    from runwidgets import RunDetails
+    from runwidgets.tracking.system_metrics import SystemMonitor
+
+    monitor = SystemMonitor(run._store, run.id, os.getpid(), interval=3600)
+    for _ in range(3):
+        monitor.write(monitor.sampler.sample())
+    run.log("loss", 0.5)
+    run.log("loss", 0.4)
+    run.flush()
+    view = RunDetails(run)
+    try:
+        _ = view.widget
+        assert list(view._charts) == ["loss"]  # the run's own metrics on top
+        assert view.system_box.selected_index is None and view.system_box.layout.display is None
+        title = view.system_box.get_title(0)
+        assert title.startswith("System: 1") and "CPU" in title and "run RSS" in title
+        assert view._system == {}  # no figure made while closed
+        view.system_box.selected_index = 0
+        names = list(run.get_system_metrics())
+        assert sorted(view._system) == sorted(names) and len(view.system_charts.children) == len(names)
+        assert view._system["system/cpu_utilization_percentage"].drawn_points == 3
+    finally:
+        view.close()

@@ -22,8 +22,9 @@ KEY_PREFIX = "runwidgets-"  # a run's task on the cluster is "runwidgets-<run id
 CONNECT_SECONDS = 10
 
 
-class ComputeTargetException(Exception):
-    """A compute target that cannot be attached, created, found or used (Azure's name)."""
+class ComputeTargetException(ValueError):
+    """A compute target that cannot be attached, created, found or used (Azure's name; a ValueError,
+    since each is a bad name, address or configuration)."""
 
 
 def task_key(run_id: str) -> str:

@@ -113,7 +113,9 @@ class Dispatcher(DetachedProcess):
                     self.fail("ClusterError", f"the cluster could not run the script: {type(exc).__name__}: {exc}")
                     return
             if ended_at is not None and time.time() - ended_at > SETTLE_SECONDS:
-                self.fail("SupervisorLost", f"the task on {worker or self.target} ended without recording the run's end")
+                self.fail(
+                    "SupervisorLost", f"the task on {worker or self.target} ended without recording the run's end"
+                )
                 return
 
     def fail(self, code: str, message: str) -> None:

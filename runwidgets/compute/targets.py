@@ -83,7 +83,9 @@ class ComputeTarget:
         return DaskCompute._of(workspace, record)
 
     @staticmethod
-    def create(workspace: Workspace, name: str, provisioning_configuration: DaskProvisioningConfiguration) -> DaskCompute:
+    def create(
+        workspace: Workspace, name: str, provisioning_configuration: DaskProvisioningConfiguration
+    ) -> DaskCompute:
         """Start a Dask ``LocalCluster`` on this machine as ``name``; ``wait_for_completion()`` waits for it."""
         if not isinstance(provisioning_configuration, DaskProvisioningConfiguration):
             raise TypeError("provisioning_configuration must come from DaskCompute.provisioning_configuration()")
@@ -273,7 +275,10 @@ def resolve(workspace: Workspace, target: Any) -> str:
     name = getattr(target, "name", target)
     if not isinstance(name, str):
         raise TypeError(f"compute_target must be a target's name or a ComputeTarget, got {type(target).__name__}")
-    _lookup(workspace, name)
+    try:
+        _lookup(workspace, name)
+    except ComputeTargetException as e:
+        raise ComputeTargetException(f"compute_target={name!r}: {e}; attach one with ComputeTarget.attach") from None
     return name
 
 

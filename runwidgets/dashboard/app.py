@@ -24,6 +24,7 @@ from ..widget.closing import close_all
 from ..widget.details import RunDetails
 from ..widget.poller import POLLER
 from .compare import CompareChart
+from .compute_page import ComputePage
 from .runs_table import RunsTable
 
 STATUSES = ["All", "Running", "Completed", "Failed", "Canceled", "Queued"]
@@ -35,12 +36,15 @@ class Dashboard:
         self, workspace: Workspace | None = None, query: str | None = None, refresh_interval: float | None = None
     ) -> None:
         self.ws = workspace or Workspace.from_config()
-        params = parse_qs((query if query is not None else os.environ.get("QUERY_STRING", "")).lstrip("?"))
+        query = query if query is not None else os.environ.get("QUERY_STRING", "")
+        params = parse_qs(query.lstrip("?"), keep_blank_values=True)
+        self.compute_page_asked = "compute" in params  # ?compute: the compute targets and their runs
         self.run_id: str | None = (params.get("run") or [""])[0] or None
         self.experiment: str | None = (params.get("experiment") or [""])[0] or None
         self.refresh_interval = refresh_interval
         self.details: RunDetails | None = None
         self.compare: CompareChart | None = None
+        self.compute_page: ComputePage | None = None
         self._root: W.VBox | None = None
         self._records: list = []
         self._closed = False
@@ -49,7 +53,10 @@ class Dashboard:
     @property
     def widget(self) -> W.VBox:
         if self._root is None:
-            self._root = self._run_page() if self.run_id else self._home()
+            if self.compute_page_asked:
+                self._root = self._compute()
+            else:
+                self._root = self._run_page() if self.run_id else self._home()
             self._root.add_class("rw-dashboard")
         return self._root
 
@@ -64,10 +71,16 @@ class Dashboard:
     def _title(self, text: str, back: bool) -> W.HTML:
         e = html.escape
         link = f' · <a href="?experiment={quote(self.experiment or "")}">← all runs</a>' if back else ""
+        if not self.compute_page_asked:
+            link += ' · <a href="?compute">compute</a>'
         return W.HTML(
             f"<div class='rw'><span class='rw-title'>runwidgets</span> "
             f"<span class='rw-muted'>{e(text)} · {e(self.ws.address)}</span>{link}</div>"
         )
+
+    def _compute(self) -> W.VBox:
+        self.compute_page = ComputePage(self.ws, self.refresh_interval)
+        return W.VBox([self._title("compute", True), self.compute_page.html])
 
     def _run_page(self) -> W.VBox:
         assert self.run_id is not None  # the page for ?run=<id>
@@ -212,6 +225,8 @@ class Dashboard:
             self.details.close()
         if self.compare is not None:
             self.compare.close()
+        if self.compute_page is not None:
+            self.compute_page.close()
         close_all(self._root)
 
 

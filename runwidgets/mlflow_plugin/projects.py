@@ -7,7 +7,7 @@ process, with its output in ``azureml-logs/70_driver_log.txt``, cancelable.
 
 ``backend_config``:
 
-- ``COMPUTE``: the compute target (``local``, the default, until clusters exist);
+- ``COMPUTE``: the compute target: ``local`` (the default) or a cluster attached to the workspace;
 - ``USE_CONDA``: build the project's environment (its ``conda.yaml`` or
   ``python_env.yaml``) as a cached environment; false runs this Python.
   Without it, ``env_manager="local"`` means this Python, anything else builds.

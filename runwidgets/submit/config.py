@@ -137,6 +137,9 @@ class ScriptRunConfig:
             command=d.command,
             max_run_duration_seconds=d.max_run_duration_seconds,
             compute_target=d.target,
+            # the values are in this process's environment (a sweep's driver was started with them), never
+            # in the store; naming them again lets a cluster's dispatcher forward them to the worker
+            environment_variables={n: os.environ[n] for n in d.environment_variables if n in os.environ},
         )
         config._recorded_environment = d.environment or EnvironmentSpec(interpreter=d.python)
         return config

@@ -46,6 +46,7 @@ def log_ship_seconds() -> float:
     """How often a live run's new log lines are sent to a remote store ($RUNWIDGETS_LOG_SHIP_SECONDS)."""
     return env_seconds("RUNWIDGETS_LOG_SHIP_SECONDS", 5.0)
 
+
 WATCH_INTERVAL = 0.25
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|[A-Za-z_][\w.]*)(?::\s?(.*))?$")
 

@@ -361,10 +361,11 @@ class SweepDriver(DetachedProcess):
         target = self.spec.run_config.target
         if target == "local":
             return limit
-        from ..compute.targets import ComputeTarget
+        from ..compute.targets import ComputeTarget, DaskCompute
 
         try:
-            threads = ComputeTarget(self.ws, target).threads()
+            cluster = ComputeTarget(self.ws, target)
+            threads = cluster.threads() if isinstance(cluster, DaskCompute) else 0
         except Exception as e:
             self.say(f"could not ask {target} for its size ({e}); its scheduler queues the children")
             return limit

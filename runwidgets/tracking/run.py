@@ -363,6 +363,8 @@ class Run:
         """Metrics by name: one value as a scalar, a series as a list, a table as a dict of columns.
 
         ``recursive=True`` gives ``{run_id: metrics}`` for this run and its descendants.
+        What the run logged, as in Azure: the ``system/*`` metrics sampled for it are left out
+        unless named (``get_system_metrics()`` gives them all).
         """
         if name is not None:
             check.metric_name(name)
@@ -370,8 +372,16 @@ class Run:
         out = {}
         for run in runs:
             run._flush()
-            out[run.id] = _shape_metrics(self._store.read_series(run.id, name), run)
+            chunks = self._store.read_series(run.id, name)
+            if name is None:
+                chunks = [c for c in chunks if not c.key.name.startswith(SYSTEM_PREFIX)]
+            out[run.id] = _shape_metrics(chunks, run)
         return out if recursive else out[self.id]
+
+    def get_system_metrics(self) -> dict:
+        """The ``system/*`` metrics sampled while the run had a process (CPU, memory, disk, network, GPUs)."""
+        chunks = [c for c in self._store.read_series(self.id) if c.key.name.startswith(SYSTEM_PREFIX)]
+        return _shape_metrics(chunks, self)
 
     def get_metrics_frame(self, name: str | None = None, recursive: bool = False) -> pandas.DataFrame:
         """Every point as a tidy DataFrame: run_id, name, column, kind, step, value, time (UTC)."""
@@ -382,6 +392,8 @@ class Run:
         for run in runs:
             run._flush()
             for ch in self._store.read_series(run.id, name):
+                if name is None and ch.key.name.startswith(SYSTEM_PREFIX):
+                    continue  # as get_metrics: what the run logged
                 n = len(ch.values)
                 frames.append(
                     pd.DataFrame(
@@ -742,6 +754,9 @@ class Run:
             f"<tr><td>{e(self.experiment.name)}</td><td>{e(self.id)}</td><td>{e(self._record.kind)}</td>"
             f"<td>{e(status)}</td><td>{link}</td></tr></table>"
         )
+
+
+SYSTEM_PREFIX = "system/"  # runwidgets.tracking.system_metrics writes these, under MLflow's names
 
 
 def _list_runs(

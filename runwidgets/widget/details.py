@@ -91,6 +91,15 @@ def _when(t: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
 
 
+SYSTEM_PREFIX = "system/"  # runwidgets.tracking.system_metrics, MLflow's names
+SYSTEM_SUMMARY = (  # what the System panel's title says while it is closed
+    ("system/cpu_utilization_percentage", "CPU", "%"),
+    ("system/process_memory_rss_megabytes", "run RSS", " MB"),
+    ("system/system_memory_usage_percentage", "memory", "%"),
+    ("system/gpu_0_utilization_percentage", "GPU 0", "%"),
+)
+
+
 class RunDetails:
     """Watch a run: ``RunDetails(run).show()``.
 
@@ -121,6 +130,7 @@ class RunDetails:
         self._cursor = None
         self._lock = threading.RLock()
         self._charts: dict[str, LineChart] = {}
+        self._system: dict[str, LineChart] = {}  # system/* metrics: drawn only once their panel is opened
         self._evaluations: dict[str, EvaluationChart] = {}
         self._documents: dict[str, tuple[int, dict | None]] = {}  # chart metric -> (points seen, latest document)
         self._tables: dict[str, dict] = {}
@@ -158,14 +168,20 @@ class RunDetails:
         self._splices = Splices(self.panels.send, lambda charts: setattr(self.panels, "charts", charts))
         self.charts_box = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", width="100%"))
         self.charts_note = W.Label()
+        self.system_charts = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", width="100%"))
+        # collapsed: CPU, memory, disk and network are there when wanted, not in the way of the run's own metrics
+        self.system_box = W.Accordion([self.system_charts], selected_index=None, layout=W.Layout(display="none"))
+        self.system_box.set_title(0, "System")
+        self.system_box.add_class("rw-system")
+        self.system_box.observe(self._on_system_open, "selected_index")
         self.child_box = W.VBox()
         self.sweep_box = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", width="100%"))
         self.overlay_metric = W.Dropdown(description="metric", layout=W.Layout(width="auto"))
         self.overlay_metric.observe(self._on_pick, "value")
         self.overlay_box = W.VBox()
         self._root = W.VBox(
-            [self.header, self.sweep_box, self.charts_box, self.charts_note, self.panels, self.overlay_box,
-             self.child_box]
+            [self.header, self.sweep_box, self.charts_box, self.charts_note, self.system_box, self.panels,
+             self.overlay_box, self.child_box]
         )  # fmt: skip
         self._root.add_class("rw-root")
         try:
@@ -216,7 +232,7 @@ class RunDetails:
             POLLER.remove(self)
             if self._child_details is not None:
                 self._child_details.close()
-            charts: list[Any] = [*self._charts.values(), *self._evaluations.values()]
+            charts: list[Any] = [*self._charts.values(), *self._system.values(), *self._evaluations.values()]
             charts += [c for c in (self._child_chart, self._curves, self._parallel, self._overlay) if c is not None]
             for chart in charts:
                 chart.close()
@@ -317,16 +333,57 @@ class RunDetails:
                 rows.append(("Metrics", name, fmt_value(s.last)))
         return [{"section": a, "key": b, "value": c} for a, b, c in rows]
 
+    # -- system metrics -------------------------------------------------------------
+    def _update_system(self, groups: dict, names: set[str]) -> None:
+        """The System panel: its title gives the latest CPU and memory; its charts exist once it is opened."""
+        system = [n for n in groups if n.startswith(SYSTEM_PREFIX)]
+        if not system:
+            return
+        if self.system_box.layout.display == "none":
+            self.system_box.layout.display = None
+        latest = {n: groups[n][0].last for n in system}
+        parts = [f"{len(system)} metrics"]
+        for name, label, unit in SYSTEM_SUMMARY:
+            if isinstance(latest.get(name), (int, float)):
+                parts.append(f"{label} {latest[name]:.0f}{unit}")
+        title = "System: " + " · ".join(parts)
+        if self.system_box.get_title(0) != title:
+            self.system_box.set_title(0, title)
+        if self.system_box.selected_index is None:
+            return
+        created = False
+        for name in [n for n in system if n in names or n not in self._system]:
+            data = self._chart_data(groups[name])
+            if data is None:
+                continue
+            chart = self._system.get(name)
+            if chart is None:
+                chart = self._system[name] = LineChart(name, x_label="sample", splices=self._splices)
+                created = True
+            chart.set_data(data[0], data[1], data[2], total=groups[name][0].total)
+        if created:
+            self.system_charts.children = [c.widget for c in self._system.values()]
+
+    def _on_system_open(self, change: dict) -> None:
+        if change["new"] is None:
+            return
+        with self._lock:
+            if not self._closed:
+                groups = self._state.metrics_of(self.run_id)
+                self._update_system(groups, set(groups))
+                self._splices.flush()
+
     # -- charts -------------------------------------------------------------------
     def _wanted(self, name: str) -> bool:
         return not self._patterns or any(fnmatch.fnmatchcase(name, p) for p in self._patterns)
 
     def _update_charts(self, names: set[str]) -> None:
         groups = self._state.metrics_of(self.run_id)
+        self._update_system(groups, names)
         created = False
         for name in [n for n in groups if n in names]:  # in order of first appearance
             data = self._chart_data(groups[name])
-            if data is None or not self._wanted(name):
+            if data is None or not self._wanted(name) or name.startswith(SYSTEM_PREFIX):
                 continue
             chart = self._charts.get(name)
             if chart is None:
@@ -335,7 +392,10 @@ class RunDetails:
                 chart = self._charts[name] = LineChart(name, x_label=data[3], splices=self._splices)
                 created = True
             chart.set_data(data[0], data[1], data[2], total=groups[name][0].total)
-        chartable = [n for n, g in groups.items() if self._wanted(n) and self._chart_data(g, check_only=True)]
+        chartable = [
+            n for n, g in groups.items()
+            if self._wanted(n) and not n.startswith(SYSTEM_PREFIX) and self._chart_data(g, check_only=True)
+        ]  # fmt: skip
         if created:
             self.charts_box.children = [c.widget for c in self._charts.values()]
         hidden = len(chartable) - len(self._charts)
