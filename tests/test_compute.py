@@ -182,6 +182,14 @@ def test_on_an_mlflow_server_with_no_shared_folder(tmp_path, src, dask_cluster, 
         return "step 1" in text and run.get_status() == "Running"
 
     assert wait_until(seen_live, 60), f"the driver log while the run is live: {live}"
+    from runwidgets import RunDetails
+
+    view = RunDetails(run)  # the view reads the same pieces while the run goes on
+    try:
+        _ = view.widget
+        assert "step 0" in "\n".join(view._logs.get("azureml-logs/70_driver_log.txt", []))
+    finally:
+        view.close()
     details = run.wait_for_completion(show_output=True)
     assert details["status"] == "Completed" and "step 11" in capsys.readouterr().out
     rec = ws.store.get_run(run.id)
@@ -264,3 +272,22 @@ def test_a_cluster_created_here_runs_until_deleted(ws, src):
         pid = target.record.pid
         target.delete()
     assert "laptop" not in ws.compute_targets and not alive(pid)
+
+
+def test_an_automl_search_runs_on_a_worker(ws, dask_cluster):
+    pytest.importorskip("flaml")
+    from sklearn.datasets import load_breast_cancer
+
+    from runwidgets.automl import AutoMLConfig
+
+    attach(ws, dask_cluster)
+    data = load_breast_cancer(as_frame=True).frame
+    config = AutoMLConfig(task="classification", training_data=data, label_column_name="target",
+                          n_cross_validations=3, iterations=3, allowed_models=["LogisticRegression", "LightGBM"],
+                          compute_target="cpu-cluster")  # fmt: skip
+    run = Experiment(ws, "automl").submit(config)
+    assert run.wait_for_completion()["status"] == "Completed"
+    rec = run._store.get_run(run.id)
+    assert rec.details.worker_name in ("w1", "w2") and len(run.get_children()) == 3
+    best, model = run.get_output()
+    assert model.predict(data.drop(columns="target").iloc[:5]).shape == (5,)
