@@ -34,6 +34,17 @@ def attach(ws: Workspace, cluster, name: str = "cpu-cluster") -> DaskCompute:
     return ComputeTarget.attach(ws, name, DaskCompute.attach_configuration(address=cluster.address))
 
 
+def start_long_run(ws: Workspace, src: Path, cluster):
+    """A run on the cluster that logs for minutes, once its script has logged."""
+    attach(ws, cluster)
+    run = Experiment(ws, "e").submit(
+        ScriptRunConfig(str(src), "cluster_job.py", compute_target="cpu-cluster",
+                        environment_variables={"STEPS": "1000", "SLEEP": "0.1"})
+    )  # fmt: skip
+    assert wait_until(lambda: "loss" in run.get_metrics(), 60), "the script to log"
+    return run
+
+
 def gone(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -129,12 +140,7 @@ def test_a_sweep_uses_both_workers_and_never_more_than_their_threads(ws, src, da
 
 
 def test_cancel_ends_the_script_on_the_worker(ws, src, dask_cluster):
-    attach(ws, dask_cluster)
-    run = Experiment(ws, "e").submit(
-        ScriptRunConfig(str(src), "cluster_job.py", compute_target="cpu-cluster",
-                        environment_variables={"STEPS": "1000", "SLEEP": "0.1"})
-    )  # fmt: skip
-    assert wait_until(lambda: "loss" in run.get_metrics(), 60), "the script to log"
+    run = start_long_run(ws, src, dask_cluster)
     pid = run._store.get_run(run.id).details.pid
     assert psutil.pid_exists(pid)
     run.cancel()
@@ -144,12 +150,7 @@ def test_cancel_ends_the_script_on_the_worker(ws, src, dask_cluster):
 
 
 def test_a_killed_worker_fails_its_run_and_is_named(ws, src, dask_cluster):
-    attach(ws, dask_cluster)
-    run = Experiment(ws, "e").submit(
-        ScriptRunConfig(str(src), "cluster_job.py", compute_target="cpu-cluster",
-                        environment_variables={"STEPS": "1000", "SLEEP": "0.1"})
-    )  # fmt: skip
-    assert wait_until(lambda: "loss" in run.get_metrics(), 60), "the script to log"
+    run = start_long_run(ws, src, dask_cluster)
     rec = run._store.get_run(run.id)
     name, script = rec.details.worker_name, rec.details.pid
     try:

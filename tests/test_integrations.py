@@ -1,10 +1,10 @@
 """Searches run by Optuna and scikit-learn, recorded as sweeps and shown in the cockpit."""
 
 import json
-import math
 
 import numpy as np
 import pytest
+from studies import median_pruned_study
 
 from runwidgets import RunDetails
 from runwidgets.integrations import OptunaCallback, log_search
@@ -13,26 +13,8 @@ optuna = pytest.importorskip("optuna")
 
 
 def test_optuna_study_with_a_median_pruner(exp):
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     parent = exp.start_logging()
-
-    def objective(trial):
-        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
-        layers = trial.suggest_categorical("layers", [1, 2, 3])
-        acc = 0.0
-        for epoch in range(8):
-            acc = (1 - abs(math.log10(lr) + 2) / 3) * (epoch + 1) / 8 + 0.01 * layers
-            trial.report(acc, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return acc
-
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=3),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
-    )
-    study.optimize(objective, n_trials=20, callbacks=[OptunaCallback(parent, metric_name="accuracy", n_trials=20)])
+    study = median_pruned_study(parent)
     kids = parent.get_children()
     assert len(kids) == 20
     by_number = {int(k.get_properties()["trial_number"]): k for k in kids}

@@ -94,6 +94,14 @@ def server(
             proc.wait()
 
 
+def voila_command(notebook: Path, port: int) -> list[str]:
+    """Voila serving ``notebook`` on 127.0.0.1:``port``, tracebacks shown (tests read them in its log)."""
+    return [
+        sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+        "--Voila.ip=127.0.0.1", "--show_tracebacks=True",
+    ]  # fmt: skip
+
+
 @contextmanager
 def browser():
     from playwright.sync_api import sync_playwright

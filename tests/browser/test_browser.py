@@ -26,6 +26,7 @@ from .harness import (
     screenshot,
     screenshot_path,
     server,
+    voila_command,
     wait_for,
 )
 
@@ -242,10 +243,7 @@ def test_voila(scene):
     )
     env = jupyter_env(base / "jupyter")
     port = free_port()
-    cmd = [
-        sys.executable, "-m", "voila", str(base / "app.ipynb"), "--no-browser", f"--port={port}",
-        "--Voila.ip=127.0.0.1", "--show_tracebacks=True",
-    ]  # fmt: skip
+    cmd = voila_command(base / "app.ipynb", port)
     errors: list[str] = []
     with (
         server(cmd, f"http://127.0.0.1:{port}/voila/static/", env, base, base / "voila.log", accept_404=True),
@@ -266,7 +264,7 @@ def test_voila(scene):
         assert our_errors(errors) == []
         # the same page in Voila's dark theme (chosen on its command line)
         dark_port = free_port()
-        dark_cmd = [*cmd[:5], f"--port={dark_port}", *cmd[6:], "--theme=dark"]
+        dark_cmd = [*voila_command(base / "app.ipynb", dark_port), "--theme=dark"]
         with server(
             dark_cmd, f"http://127.0.0.1:{dark_port}/voila/static/", env, base, base / "voila-dark.log", accept_404=True
         ):

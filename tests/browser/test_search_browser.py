@@ -3,15 +3,22 @@ submitted it, and an Optuna study in the sweep cockpit. Screenshots go to test-a
 
 from __future__ import annotations
 
-import math
-import sys
-
 import pytest
 
 from runwidgets import Experiment, Workspace
 
 from ..nbtools import make_notebook
-from .harness import browser, chromium_path, free_port, jupyter_env, new_page, our_errors, screenshot_path, server
+from .harness import (
+    browser,
+    chromium_path,
+    free_port,
+    jupyter_env,
+    new_page,
+    our_errors,
+    screenshot_path,
+    server,
+    voila_command,
+)
 from .harness import wait_for as wait_for_page
 
 pytestmark = pytest.mark.browser
@@ -23,28 +30,10 @@ ITERATIONS = 30
 
 def record_study(ws: Workspace) -> str:
     """A finished 20-trial Optuna study with a MedianPruner, recorded as a sweep; returns the parent's id."""
-    from runwidgets.integrations import OptunaCallback
+    from studies import median_pruned_study
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     parent = Experiment(ws, "optuna").start_logging(display_name="optuna study")
-
-    def objective(trial):
-        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
-        layers = trial.suggest_categorical("layers", [1, 2, 3])
-        acc = 0.0
-        for epoch in range(8):
-            acc = (1 - abs(math.log10(lr) + 2) / 3) * (epoch + 1) / 8 + 0.01 * layers
-            trial.report(acc, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return acc
-
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=3),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
-    )
-    study.optimize(objective, n_trials=20, callbacks=[OptunaCallback(parent, metric_name="accuracy", n_trials=20)])
+    median_pruned_study(parent)
     parent.complete()
     return parent.id
 
@@ -84,10 +73,7 @@ def test_automl_live_and_optuna_cockpit(tmp_path):
     nbformat.write(make_notebook(notebook_cells(str(ws.path), study_id)), base / "app.ipynb")
     env = jupyter_env(base / "jupyter")
     port = free_port()
-    cmd = [
-        sys.executable, "-m", "voila", str(base / "app.ipynb"), "--no-browser", f"--port={port}",
-        "--Voila.ip=127.0.0.1", "--show_tracebacks=True",
-    ]  # fmt: skip
+    cmd = voila_command(base / "app.ipynb", port)
     errors: list[str] = []
     try:
         with (
