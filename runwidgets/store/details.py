@@ -129,15 +129,6 @@ class Details:
         """Every process id recorded for the run."""
         return [p for p in (self.driver_pid, self.dispatcher_pid, self.supervisor_pid, self.pid) if p]
 
-    def local_pids(self) -> list[int]:
-        """The process ids that name processes on this machine (a cluster's worker runs elsewhere)."""
-        import socket
-
-        here = self.host in (None, socket.gethostname()) and self.worker is None
-        return [p for p in (self.driver_pid, self.dispatcher_pid) if p] + (
-            [p for p in (self.supervisor_pid, self.pid) if p] if here else []
-        )
-
     def with_(self, **values: Any) -> Details:
         return replace(self, **values)
 
