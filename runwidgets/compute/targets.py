@@ -228,7 +228,7 @@ class DaskCompute(ComputeTarget):
         Registry(self.workspace.path).remove(self.name)  # type: ignore[union-attr]
 
     def _refuse_if_busy(self, what: str) -> None:
-        live = runs_on(self.workspace, self.name)  # type: ignore[arg-type]
+        live = live_runs(self.workspace).get(self.name, [])  # type: ignore[arg-type]
         if live:
             ids = ", ".join(r.run_id for r in live[:5])
             raise ComputeTargetException(
@@ -237,17 +237,17 @@ class DaskCompute(ComputeTarget):
             )
 
 
-def runs_on(workspace: Workspace, target: str) -> list:
-    """The workspace's queued and running runs on ``target``, oldest first."""
+def live_runs(workspace: Workspace) -> dict[str, list]:
+    """The workspace's queued and running runs by target name, oldest first (one query per live status)."""
     from ..store.base import LIVE, QUEUED
 
-    out = []
+    out: dict[str, list] = {}
     for status in (QUEUED, *sorted(LIVE)):  # by status: never every run of a big workspace
         for rec in workspace.store.find_runs(status=status):
             d = rec.details.definition
-            if d is not None and d.target == target and not rec.is_lost():
-                out.append(rec)
-    return sorted(out, key=lambda r: r.created)
+            if d is not None and not rec.is_lost():
+                out.setdefault(d.target, []).append(rec)
+    return {t: sorted(recs, key=lambda r: r.created) for t, recs in out.items()}
 
 
 def targets_of(workspace: Workspace) -> dict[str, ComputeTarget]:

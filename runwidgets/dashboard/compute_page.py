@@ -14,7 +14,7 @@ import ipywidgets as W
 
 from ..compute.cluster import ClusterInfo, ComputeTargetException, cluster_info
 from ..compute.registry import LOCAL, Registry
-from ..compute.targets import runs_on
+from ..compute.targets import live_runs
 from ..store.base import RunRecord
 from ..tracking.workspace import Workspace
 from ..widget.closing import close_all
@@ -36,9 +36,10 @@ class TargetView:
 
 def gather(ws: Workspace) -> list[TargetView]:
     """Each target (``local`` first) with its live runs and, for a cluster, its workers now."""
-    out = [TargetView(LOCAL, "this machine", runs_on(ws, LOCAL))]
+    runs = live_runs(ws)
+    out = [TargetView(LOCAL, "this machine", runs.get(LOCAL, []))]
     for name, rec in sorted(Registry(ws.path).all().items()):
-        view = TargetView(name, rec.address or "(starting)", runs_on(ws, name))
+        view = TargetView(name, rec.address or "(starting)", runs.get(name, []))
         if rec.address:
             try:
                 view.cluster = cluster_info(rec.address, timeout=INFO_SECONDS)
