@@ -292,3 +292,20 @@ def test_an_automl_search_runs_on_a_worker(ws, dask_cluster):
     assert rec.details.worker_name in ("w1", "w2") and len(run.get_children()) == 3
     best, model = run.get_output()
     assert model.predict(data.drop(columns="target").iloc[:5]).shape == (5,)
+
+
+def test_a_supervisor_killed_on_the_worker_fails_its_run(ws, src, dask_cluster, monkeypatch):
+    """An OOM killer taking the worker's supervisor: the worker lives, the task ends, and the dispatcher
+    fails the run once the settle time ($RUNWIDGETS_DISPATCH_SETTLE_SECONDS) has passed with no end recorded."""
+    import os
+    import signal
+
+    monkeypatch.setenv("RUNWIDGETS_DISPATCH_SETTLE_SECONDS", "1")
+    run = start_long_run(ws, src, dask_cluster)
+    rec = run._store.get_run(run.id)
+    os.kill(rec.details.supervisor_pid, signal.SIGKILL)
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed" and details["error"]["code"] == "SupervisorLost"
+    assert rec.details.worker_name in details["error"]["message"] or rec.details.worker in details["error"]["message"]
+    assert wait_until(lambda: gone(rec.details.pid), 15), "the script dies with its supervisor"
+    assert run.get_metrics()["loss"]  # what it logged is kept

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from ..store.base import CANCEL_REQUESTED, CANCELED, FAILED, LIVE, QUEUED, TERMINAL, heartbeat_timeout
+from ..store.base import CANCEL_REQUESTED, CANCELED, FAILED, LIVE, QUEUED, TERMINAL, env_seconds, heartbeat_timeout
 from ..submit.config import snapshot_dir
 from ..submit.detached import DetachedProcess
 from ..tracking.workspace import Workspace
@@ -23,7 +23,12 @@ from .registry import Registry
 from .worker import WorkerJob, pack, run_on_worker
 
 WATCH_SECONDS = 0.5
-SETTLE_SECONDS = 10.0  # after the task ends: time for the worker's supervisor to have recorded the end
+
+
+def settle_seconds() -> float:
+    """After the task ends, how long the worker's supervisor has to record the run's end
+    ($RUNWIDGETS_DISPATCH_SETTLE_SECONDS); past it, the supervisor is taken for lost."""
+    return env_seconds("RUNWIDGETS_DISPATCH_SETTLE_SECONDS", 10.0)
 
 
 class Dispatcher(DetachedProcess):
@@ -34,6 +39,7 @@ class Dispatcher(DetachedProcess):
         definition = self.rec.details.definition
         if definition is None:
             raise ValueError(f"run {run_id} is not a submitted script: it has no definition to run")
+        self.definition = definition
         self.target = definition.target
         record = Registry(workspace.path).get(self.target)
         if record is None or not record.address:
@@ -43,7 +49,7 @@ class Dispatcher(DetachedProcess):
     def run(self) -> int:
         self.start_beating()  # a run waiting for a free worker is queued, not lost
         self.note_details(dispatcher_pid=os.getpid())
-        names = (self.rec.details.definition.environment_variables if self.rec.details.definition else []) or []
+        names = self.definition.environment_variables
         env = {k: os.environ[k] for k in (*names, "RUNWIDGETS_RUN_ID", "MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID")
                if k in os.environ}  # fmt: skip
         job = WorkerJob(
@@ -112,7 +118,7 @@ class Dispatcher(DetachedProcess):
                     exc = future.exception()
                     self.fail("ClusterError", f"the cluster could not run the script: {type(exc).__name__}: {exc}")
                     return
-            if ended_at is not None and time.time() - ended_at > SETTLE_SECONDS:
+            if ended_at is not None and time.time() - ended_at > settle_seconds():
                 self.fail(
                     "SupervisorLost", f"the task on {worker or self.target} ended without recording the run's end"
                 )
