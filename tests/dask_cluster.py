@@ -67,13 +67,9 @@ class DaskCluster:
         proc.wait()
 
     def stop(self) -> None:
+        from tests.browser.harness import stop_process
+
         for proc in [*self.workers.values(), self.scheduler]:
-            if proc is None:
-                continue
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if proc is not None:
+                stop_process(proc, timeout=15)
         self.workers.clear()
