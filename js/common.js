@@ -104,3 +104,36 @@ export async function applySplices(model, msg, buffers) {
 export function statusClass(status) {
   return `rw-badge rw-status-${String(status || "").replace(/[^A-Za-z]/g, "")}`;
 }
+
+/** A run id too long for a cell: its ends, with the whole id on hover and a button that copies it. */
+export function idChip(id) {
+  const text = String(id || "");
+  const chip = h("span", "rw-id");
+  const short = text.length > 14 ? `${text.slice(0, 6)}…${text.slice(-5)}` : text;
+  const label = h("span", "rw-id-text", short);
+  label.title = text;
+  const copy = h("button", "rw-copy", "copy");
+  copy.type = "button";
+  copy.title = `copy the run id ${text}`;
+  copy.dataset.copy = text;
+  copy.addEventListener("click", async (event) => {
+    event.stopPropagation();
+    try {
+      await navigator.clipboard.writeText(text);
+      copy.textContent = "copied";
+    } catch {
+      // no clipboard (an insecure origin): select the id for Ctrl-C instead
+      label.textContent = text;
+      const range = document.createRange();
+      range.selectNodeContents(label);
+      window.getSelection()?.removeAllRanges();
+      window.getSelection()?.addRange(range);
+      copy.textContent = "Ctrl-C";
+    }
+    setTimeout(() => {
+      copy.textContent = "copy";
+    }, 1500);
+  });
+  chip.append(label, copy);
+  return chip;
+}

@@ -1,6 +1,7 @@
-// The header of a run view: name, status badge, live duration, portal link,
-// error banner, connection state, and the properties table.
-import { fmtSpan, h, safeHref, statusClass } from "./common.js";
+// The header of a run view: name, status badge, live duration, experiment, where it ran, the run's
+// page (or how to start the dashboard that serves it), error banner, connection state, properties.
+// Each thing once: the id only when the run has a name of its own.
+import { fmtSpan, h, idChip, safeHref, statusClass } from "./common.js";
 
 export default {
   /** @param {{ model: any, el: HTMLElement }} props */
@@ -11,12 +12,14 @@ export default {
     const title = h("span", "rw-title");
     const badge = h("span", "rw-badge");
     const duration = h("span", "rw-muted rw-duration");
-    const experiment = h("span", "rw-muted");
-    const runId = h("span", "rw-id");
-    const link = h("a", "rw-link", "Open run page ↗");
+    const experiment = h("span", "rw-muted rw-experiment");
+    const target = h("span", "rw-muted rw-target");
+    const runId = h("span");
+    const link = h("a", "rw-link rw-page-link", "Open run page ↗");
     link.target = "_blank";
     link.rel = "noopener noreferrer";
-    head.append(title, badge, duration, experiment, runId, link);
+    const hint = h("span", "rw-muted rw-page-hint");
+    head.append(title, badge, duration, experiment, target, runId, link, hint);
     const banner = h("div", "rw-banner");
     const props = h("details", "rw-section");
     const summary = h("summary", null, "Properties");
@@ -38,18 +41,25 @@ export default {
     function draw() {
       const run = model.get("run") || {};
       if (run.server_time) offset = run.server_time - Date.now() / 1000;
-      title.textContent = run.name && run.name !== run.id ? run.name : run.id || "";
-      runId.textContent = run.id || "";
+      const named = run.name && run.name !== run.id;
+      title.textContent = named ? run.name : run.id || "";
+      runId.replaceChildren(...(named ? [idChip(run.id)] : []));
       badge.textContent = run.status || "";
       badge.className = statusClass(run.status);
       experiment.textContent = run.experiment ? `experiment ${run.experiment}` : "";
+      target.textContent = run.target ? `on ${run.target}` : "";
       const href = safeHref(run.portal_url);
-      if (href) {
+      if (href && !run.portal_hint) {
         link.href = href;
         link.style.display = "";
       } else {
         link.removeAttribute("href");
         link.style.display = "none";
+      }
+      hint.replaceChildren();
+      if (href && run.portal_hint) {
+        // the page needs a dashboard that is not running: say how to start it, copyable
+        hint.append("Run page: start the dashboard with ", h("code", "rw-command", run.portal_hint));
       }
       banner.replaceChildren();
       const err = run.error;

@@ -328,7 +328,13 @@ export default {
       }
       logPre.textContent = all;
       if (stick) logPre.scrollTop = logPre.scrollHeight;
-      follow.textContent = stick ? "following" : "scrolled up: not following";
+      drawFollow();
+    }
+
+    // "following" means new lines will scroll into view: only while the run may still write them
+    function drawFollow() {
+      if (!model.get("live")) follow.textContent = "the run has ended";
+      else follow.textContent = atBottom() ? "following" : "scrolled up: not following";
     }
 
     function drawLogNames() {
@@ -363,13 +369,7 @@ export default {
       },
       { signal },
     );
-    logPre.addEventListener(
-      "scroll",
-      () => {
-        follow.textContent = atBottom() ? "following" : "scrolled up: not following";
-      },
-      { signal },
-    );
+    logPre.addEventListener("scroll", drawFollow, { signal });
 
     function onMessage(msg) {
       if (!msg || msg.name !== selectedLog) return;
@@ -386,6 +386,7 @@ export default {
     model.on("change:images", drawImages);
     model.on("change:tables", drawTables);
     model.on("change:log_names", drawLogNames);
+    model.on("change:live", drawFollow);
     model.on("msg:custom", onMessage);
     drawChildren();
     drawTables();

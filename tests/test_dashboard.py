@@ -10,6 +10,7 @@ import pytest
 
 from runwidgets import Experiment, Workspace
 from runwidgets.dashboard import Dashboard, server
+from runwidgets.store.query import METRIC, Column, Condition, FilterError, RunColumns, parse_filter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,25 +73,90 @@ def test_dashboard_home_and_run_page_as_widgets(ws):
     b.fail("bad")
     d = Dashboard(ws)
     _ = d.widget
-    assert [r["name"] for r in d.table.rows] == ["beta", "alpha"]
-    assert d.table.metrics == ["loss"] and d.table.rows[1]["metrics"]["loss"] == 0.2
-    d.status.value = "Failed"
-    assert [r["name"] for r in d.table.rows] == ["beta"]
-    d.status.value = "All"
-    d.tag.value = "team=x"
-    assert [r["name"] for r in d.table.rows] == ["alpha"]
-    d.tag.value = "team"
-    assert len(d.table.rows) == 2
-    d.table.selected = [a.id, b.id]
+    table = d.runs.table
+    assert [r["name"] for r in table.rows] == ["beta", "alpha"]  # newest first
+    assert [c["key"] for c in table.columns] == ["metrics.loss"] and table.rows[1]["values"]["metrics.loss"] == 0.2
+    assert "tags" not in table.rows[0]  # tags are a column only when picked
+    d.runs.status.value = "Failed"
+    assert [r["name"] for r in table.rows] == ["beta"]
+    d.runs.status.value = "All"
+    d.runs.filter.value = "tags.team = x"
+    assert [r["name"] for r in table.rows] == ["alpha"]
+    d.runs.filter.value = "tags.team"
+    assert len(table.rows) == 2
+    d.runs.filter.value = "loss >"
+    assert "needs a value" in d.runs.message.value and len(table.rows) == 2  # the last good rows stay
+    d.runs.filter.value = ""
+    assert d.runs.message.value == ""
+    table.sort = {"key": "metrics.loss", "descending": False}
+    assert [r["name"] for r in table.rows] == ["alpha", "beta"]
+    table.selected = [a.id, b.id]
+    assert d.compare_button.description == "Compare 2 ticked runs"
     d._show_compare()
-    assert d.compare.metric.value == "loss" and len(d.compare.curves.shown) == 1  # beta has one point only
+    (chart,) = d.compare.charts.values()
+    assert list(d.compare.metrics.value) == ["loss"] and [c.name for c in chart.shown] == ["alpha", "beta"]
+    assert "rw-diff" in d.compare.table.value and "final loss" in d.compare.table.value
     d.close()
     page = Dashboard(ws, query=f"run={a.id}")
     _ = page.widget
     assert page.details.run_id == a.id and page.details.header.run["status"] == "Completed"
+    assert page.details.panels.live is False  # the log panel does not claim to follow an ended run
     page.close()
     missing = Dashboard(ws, query="run=nope")
     assert "No run" in missing.widget.children[1].value
+
+
+def test_columns_and_sort_are_remembered_per_experiment(ws):
+    for name in ("one", "two"):
+        run = Experiment(ws, name).start_logging()
+        run.log("acc", 0.5)
+        run.log("loss", 0.1)
+        run.add_properties({"hyperparameters": '{"--lr": 0.1}'})
+        run.complete()
+    d = Dashboard(ws, query="experiment=one")
+    _ = d.widget
+    assert list(d.runs.columns_input.value) == ["metrics.acc", "metrics.loss", "params.--lr"]
+    d.runs.columns_input.value = ["params.--lr", "metrics.acc"]
+    d.runs.table.sort = {"key": "metrics.acc", "descending": True}
+    d.runs.experiments.value = "two"  # another experiment keeps its own (the defaults)
+    assert list(d.runs.columns_input.value) == ["metrics.acc", "metrics.loss", "params.--lr"]
+    d.close()
+    again = Dashboard(ws, query="experiment=one")  # a new page, as after a reload
+    _ = again.widget
+    assert list(again.runs.columns_input.value) == ["params.--lr", "metrics.acc"]
+    assert again.runs.table.sort == {"key": "metrics.acc", "descending": True}
+    assert [c["label"] for c in again.runs.table.columns] == ["--lr", "acc"]
+    again.close()
+
+
+def test_a_sweep_folds_its_children_and_pages_them(ws):
+    exp = Experiment(ws, "sweepy")
+    parent = exp.start_logging(display_name="sweep")
+    parent.tag("primary_metric", "acc")
+    parent.tag("best_primary_metric", "0.99")
+    for i in range(30):
+        kid = parent.child_run(name=f"kid{i:02d}")
+        kid.log("acc", i / 30)
+        kid.complete()
+    parent.complete()
+    d = Dashboard(ws, query="experiment=sweepy")
+    _ = d.widget
+    table = d.runs.table
+    (row,) = table.rows
+    assert row["children"] == 30 and row["best"] == {"metrics.acc": 0.99}
+    table.sort = {"key": "metrics.acc", "descending": True}
+    table.expanded = {parent.id: 1}
+    kids = table.child_rows[parent.id]
+    assert kids["total"] == 30 and len(kids["rows"]) == 25 and kids["rows"][0]["name"] == "kid29"
+    table.expanded = {parent.id: 2}
+    assert len(table.child_rows[parent.id]["rows"]) == 30
+    d.runs.filter.value = "acc >= 0.9"  # a filter lists matching children flat, each naming its parent
+    assert [(r["name"], r.get("parent")) for r in table.rows] == [
+        ("kid29", "sweep"),
+        ("kid28", "sweep"),
+        ("kid27", "sweep"),
+    ]
+    d.close()
 
 
 def test_make_demo_bounded(tmp_path):
@@ -209,9 +275,9 @@ def test_a_store_failing_under_the_open_home_page_is_said_on_it(ws):
     Experiment(ws, "e").start_logging().complete()
     page = Dashboard(ws, query="?experiment=e")
     _ = page.widget
-    assert len(page.table.rows) == 1 and page.problem.value == ""
+    assert len(page.runs.table.rows) == 1 and page.problem.value == ""
     page.poll_failed(DamagedWorkspace(f"{ws.path / 'runwidgets.db'} is damaged: restore it from a backup"), 10)
-    assert "is damaged" in page.problem.value and len(page.table.rows) == 1  # the last rows stay
+    assert "is damaged" in page.problem.value and len(page.runs.table.rows) == 1  # the last rows stay
     assert page.poll() is True and page.problem.value == ""  # the store answers again: the line goes
     page.close()
 
@@ -226,3 +292,20 @@ def test_a_start_up_past_its_timeout_stops_what_it_started(ws):
         server.start(ws, free_port(), timeout=0.05)  # Voila cannot answer this soon
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()]
     assert [p for p in left if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_filters_that_cannot_be_read_say_why():
+    cols = RunColumns(["accuracy"], ["--lr"])
+    for bad, says in [
+        ("accuracy >", "needs a value"),
+        ("accuracy > high", "needs a number"),
+        ("accuracy 0.9", "needs an operator"),
+        ("accuracy > 0.9 loss < 1", "expected 'and'"),
+        ("accuracy > 0.9 and", "ends with 'and'"),
+        ("accuracy", "needs an operator"),
+        ("attributes.colour = red", "no run attribute"),
+    ]:
+        with pytest.raises(FilterError, match=says):
+            parse_filter(bad, cols)
+    (cond,) = parse_filter("metrics.`val loss` <= -1e-3", RunColumns(["val loss"], []))
+    assert cond == Condition(Column(METRIC, "val loss"), "<=", -0.001)

@@ -1,5 +1,6 @@
 """The SQLite store: incremental reads, schema versioning, heartbeats."""
 
+import math
 import sqlite3
 import time
 
@@ -10,6 +11,7 @@ from runwidgets import Experiment, Workspace
 from runwidgets.store import sqlite as sq
 from runwidgets.store.base import FAILED, RUNNING, RunRecord, SeriesKey
 from runwidgets.store.details import Details
+from runwidgets.store.query import METRIC, Column, RunQuery
 
 
 class CountingStore(sq.SqliteStore):
@@ -142,6 +144,28 @@ def test_migration_path_applies_steps_in_order(tmp_path, monkeypatch):
     assert store.schema_version() == sq.SCHEMA_VERSION
     cols = [r[1] for r in store._r.execute("PRAGMA table_info(runs)")]
     assert "note" in cols
+
+
+def test_a_version_1_workspace_gains_its_latest_values_on_upgrade(tmp_path):
+    """A workspace from before the runs table searched by metric: its values are read from the last chunks."""
+    ws = Workspace(tmp_path / "v1")
+    run = Experiment(ws, "old").start_logging()
+    for v in (0.1, 0.5, 0.7):
+        run.log("acc", v)
+        run.flush()
+    run.log("loss", math.nan)
+    run.log("note", "text")
+    run.complete()
+    ws.store.close()
+    con = sqlite3.connect(ws.path / sq.DB_NAME)
+    con.executescript("DROP TABLE latest; UPDATE meta SET value='1' WHERE key='schema_version';")
+    con.close()
+    store = sq.SqliteStore(ws.path)
+    assert store.schema_version() == sq.SCHEMA_VERSION
+    got = dict(store._r.execute("SELECT name, value FROM latest").fetchall())
+    assert got == {"acc": 0.7, "loss": None}  # NaN: no value to sort by; text: none either
+    page = store.search_runs(RunQuery(("old",), order_by=Column(METRIC, "acc")))
+    assert page.metrics[run.id] == {"acc": 0.7, "loss": None}
 
 
 def test_foreign_sqlite_file_refused(tmp_path):

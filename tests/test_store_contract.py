@@ -2,9 +2,11 @@
 assertions on values, NaN and inf, incremental reads, tags, properties, children, files and logs."""
 
 import io
+import json
 import logging
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from mlflow_server import quick_failing_client_env
 
 from runwidgets import Experiment, Workspace
 from runwidgets.store.base import SCALAR, SeriesKey
+from runwidgets.store.query import METRIC, Column, RunQuery, parse_filter
 
 
 @pytest.fixture(params=["sqlite", "mlflow"])
@@ -178,3 +181,68 @@ def test_evaluation_metrics_round_trip(exp):
     assert got["cm"] == cm and got["res"]["data"]["bin_counts"] == [2.0, 5.0]
     (ch,) = [c for c in exp.workspace.store.read_series(run.id) if c.key.name == "cm"]
     assert ch.key.kind == "chart" and str(ch.values[-1]).startswith("metrics/cm_")
+
+
+# -- the runs table's search: one page of runs, filtered and sorted by the store ---------------------------
+
+
+def _searchable(exp, n=12):
+    """n runs: accuracy i/n, a hyperparameter --lr and a plain property, a tag on odd runs; run 2 has children."""
+    ids = []
+    for i in range(n):
+        run = exp.start_logging(display_name=f"r{i:02d}")
+        run.log("accuracy", 0.0)
+        run.log("accuracy", i / n)
+        run.log("loss", math.nan if i == 3 else 1 - i / n)
+        run.add_properties({"hyperparameters": json.dumps({"--lr": round(0.01 * i, 4), "--act": "relu"})})
+        if i % 2:
+            run.tag("team", "vision")
+        if i == 2:
+            for k in range(3):
+                child = run.child_run(name=f"c{k}")
+                child.log("accuracy", 0.99 - k / 100)
+                child.complete()
+        run.complete()
+        ids.append(run.id)
+    return ids
+
+
+def test_search_pages_sorts_and_filters_in_the_store(exp):
+    store = exp.workspace.store
+    _searchable(exp)
+    name = exp.name
+    cols = store.run_columns([name])
+    assert {"accuracy", "loss"} <= set(cols.metrics) and {"--lr", "--act"} <= set(cols.params)
+    assert "hyperparameters" not in cols.params
+
+    by_acc = RunQuery((name,), order_by=Column(METRIC, "accuracy"), limit=5)
+    first = store.search_runs(by_acc)
+    assert [r.name for r in first.runs] == ["r11", "r10", "r09", "r08", "r07"]
+    assert first.has_more and first.rows_read == 5
+    assert first.metrics[first.runs[0].run_id]["accuracy"] == pytest.approx(11 / 12)
+    last = store.search_runs(replace(by_acc, offset=10))
+    assert [r.name for r in last.runs] == ["r01", "r00"] and not last.has_more
+    assert last.total in (None, 12)  # MLflow cannot count without reading every run
+    ascending = store.search_runs(replace(by_acc, descending=False, limit=2))
+    assert [r.name for r in ascending.runs] == ["r00", "r01"]
+
+    # a run whose latest value is NaN sorts last either way, and matches no comparison
+    by_loss = store.search_runs(RunQuery((name,), order_by=Column(METRIC, "loss"), limit=12, descending=False))
+    assert by_loss.runs[-1].name == "r03"
+
+    def names(text, **kw):
+        page = store.search_runs(RunQuery((name,), parent_id=..., where=parse_filter(text, cols), limit=50, **kw))
+        return sorted(r.name for r in page.runs)
+
+    assert names("accuracy > 0.9") == ["c0", "c1", "c2", "r11"]
+    assert names("params.lr = 0.05") == ["r05"]
+    assert names("lr = 0.05 and tags.team = vision") == ["r05"]
+    assert names("tags.team") == [f"r{i:02d}" for i in range(1, 12, 2)]
+    assert names("act = relu and accuracy < 0.1") == ["r00", "r01"]
+    assert names("status = Completed and accuracy >= 0.98") == ["c0", "c1"]
+
+    sweep = next(r for r in store.search_runs(RunQuery((name,), limit=50)).runs if r.name == "r02")
+    page = store.search_runs(RunQuery((name,), limit=50))
+    assert page.children == {sweep.run_id: 3}
+    kids = store.search_runs(RunQuery((name,), parent_id=sweep.run_id, order_by=Column(METRIC, "accuracy")))
+    assert [r.name for r in kids.runs] == ["c0", "c1", "c2"]

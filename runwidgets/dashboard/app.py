@@ -8,27 +8,20 @@ picks the page: ``?run=<id>`` a run, ``?experiment=<name>`` an experiment.
 from __future__ import annotations
 
 import html
-import math
 import os
-from collections import Counter
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 import ipywidgets as W
 
-from ..formatting import number
-from ..store.base import SCALAR
 from ..store.errors import WorkspaceError
 from ..tracking.workspace import Workspace
 from ..widget.closing import close_all
 from ..widget.details import RunDetails
 from ..widget.poller import POLLER
-from .compare import CompareChart
+from .compare import ComparePanel
 from .compute_page import ComputePage
-from .runs_table import RunsTable
-
-STATUSES = ["All", "Running", "Completed", "Failed", "Canceled", "Queued"]
-METRIC_COLUMNS = 6
+from .runs_page import RunsPage
 
 
 class Dashboard:
@@ -43,10 +36,9 @@ class Dashboard:
         self.experiment: str | None = (params.get("experiment") or [""])[0] or None
         self.refresh_interval = refresh_interval
         self.details: RunDetails | None = None
-        self.compare: CompareChart | None = None
+        self.compare: ComparePanel | None = None
         self.compute_page: ComputePage | None = None
         self._root: W.VBox | None = None
-        self._records: list = []
         self._closed = False
 
     # -- composition ------------------------------------------------------------
@@ -93,80 +85,23 @@ class Dashboard:
         self.experiment = rec.experiment
         run = self.ws.get_run(rec.run_id)
         self.details = RunDetails(run, refresh_interval=self.refresh_interval)
-        return W.VBox([self._title(f"experiment {rec.experiment}", True), self.details.widget])
+        return W.VBox([self._title("run", True), self.details.widget])  # the header names the experiment
 
     def _home(self) -> W.VBox:
-        names = self.ws.store.list_experiments()
-        counts = Counter(r.experiment for r in self.ws.store.find_runs(parent_id=None))
-        self.experiments = W.Select(
-            options=[(f"{n} ({counts.get(n, 0)} runs)", n) for n in names] or [("no experiments yet", "")],
-            value=self.experiment if self.experiment in names else (names[-1] if names else ""),
-            rows=min(8, max(2, len(names))),
-            description="experiment",
-            layout=W.Layout(width="360px"),
-        )
-        self.status = W.Dropdown(options=STATUSES, value="All", description="status", layout=W.Layout(width="220px"))
-        self.tag = W.Text(placeholder="tag or tag=value", description="tag", layout=W.Layout(width="260px"))
-        self.compare_button = W.Button(description="Compare selected", icon="line-chart", disabled=True)
-        self.table = RunsTable()
+        self.runs = RunsPage(self.ws, self.experiment)
+        self.compare_button = W.Button(description="Compare ticked runs", icon="line-chart", disabled=True)
+        self.clear_button = W.Button(description="Untick all", disabled=True)
         self.compare_box = W.VBox()
         self.problem = W.HTML()  # what stops the table from refreshing, in one line; empty when all is well
-        for w in (self.experiments, self.status):
-            w.observe(lambda _: self.refresh(), "value")
-        self.tag.observe(lambda _: self.refresh(), "value")
-        self.table.observe(self._on_select, "selected")
+        self.runs.table.observe(self._on_select, "selected")
         self.compare_button.on_click(lambda _: self._show_compare())
-        self.refresh()
+        self.clear_button.on_click(lambda _: setattr(self.runs.table, "selected", []))
         POLLER.add(self, self.refresh_interval)
-        filters = W.HBox([self.status, self.tag, self.compare_button], layout=W.Layout(flex_flow="row wrap"))
-        return W.VBox(
-            [self._title("runs", False), self.problem, self.experiments, filters, self.table, self.compare_box]
-        )
+        actions = W.HBox([self.compare_button, self.clear_button], layout=W.Layout(flex_flow="row wrap"))
+        return W.VBox([self._title("runs", False), self.problem, self.runs.widget, actions, self.compare_box])
 
-    # -- the runs table -------------------------------------------------------------
     def refresh(self) -> None:
-        exp = self.experiments.value
-        recs = list(reversed(self.ws.store.find_runs(experiment=exp, parent_id=None))) if exp else []
-        status = self.status.value
-        if status != "All":
-            recs = [r for r in recs if r.display_status == status]
-        want = self.tag.value.strip()
-        if want:
-            key, _, value = want.partition("=")
-            recs = [r for r in recs if key in r.tags and (not value or r.tags[key] == value)]
-        latest = self.ws.store.latest_values([r.run_id for r in recs])
-        numeric = Counter(
-            name
-            for vals in latest.values()
-            for name, v in vals.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        )
-        metrics = [n for n, _ in numeric.most_common(METRIC_COLUMNS)]
-        rows: list[dict[str, Any]] = []
-        for r in recs:
-            vals = {m: latest[r.run_id][m] for m in metrics if m in latest[r.run_id]}
-            vals = {m: (None if isinstance(v, float) and not math.isfinite(v) else v) for m, v in vals.items()}
-            best, metric = r.tags.get("best_primary_metric"), r.tags.get("primary_metric")
-            if best and metric:
-                vals[f"best {metric}"] = number(best)
-            rows.append(
-                {
-                    "id": r.run_id,
-                    "name": r.name,
-                    "status": r.display_status,
-                    "started": r.started,
-                    "ended": r.ended,
-                    "metrics": vals,
-                    "tags": r.tags,
-                }  # fmt: skip
-            )
-        extra = sorted({k for row in rows for k in row["metrics"] if k not in metrics})
-        self._records = recs
-        with self.table.hold_sync():
-            if self.table.metrics != metrics + extra:
-                self.table.metrics = metrics + extra
-            if self.table.rows != rows:
-                self.table.rows = rows
+        self.runs.refresh()
 
     def poll(self) -> bool:
         if self._closed:
@@ -184,39 +119,18 @@ class Dashboard:
         )
 
     def _on_select(self, change) -> None:
-        self.compare_button.disabled = len(change["new"]) < 1
+        n = len(change["new"])
+        self.compare_button.disabled = self.clear_button.disabled = n < 1
+        self.compare_button.description = (
+            f"Compare {n} ticked run{'s' if n != 1 else ''}" if n else "Compare ticked runs"
+        )
 
     # -- compare --------------------------------------------------------------------
     def _show_compare(self) -> None:
-        ids = list(self.table.selected)
-        series: dict[str, dict[str, Any]] = {}
-        for rid in ids:
-            for ch in self.ws.store.read_series(rid):
-                if ch.key.kind == SCALAR and len(ch) > 1 and ch.values.dtype != object:
-                    series.setdefault(ch.key.name, {})[rid] = ch
         if self.compare is None:
-            self.compare = CompareChart()
-            self.compare.metric.observe(lambda _: self._draw_compare(), "value")
-        self._compare_series = series
-        names = sorted(series, key=lambda n: (-len(series[n]), n))
-        self.compare.metric.options = names
-        if names and self.compare.metric.value not in names:
-            self.compare.metric.value = names[0]
+            self.compare = ComparePanel(self.ws.store)
+        self.compare.show(list(self.runs.table.selected))
         self.compare_box.children = [self.compare.widget]
-        self._draw_compare()
-
-    def _draw_compare(self) -> None:
-        assert self.compare is not None  # made by _show_compare
-        name = self.compare.metric.value
-        if not name:
-            self.compare.note.value = "the selected runs have no metric series to compare"
-            return
-        by_id = {r.run_id: r for r in self._records}
-        data = {}
-        for rid, ch in self._compare_series[name].items():
-            label = by_id[rid].name if rid in by_id else rid
-            data[label] = (ch.x(), ch.values.astype(float))
-        self.compare.show(name, data)
 
     def close(self) -> None:
         self._closed = True

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .._process import die_with_parent, exit_on_signal, stop_group
 from ..store.base import env_seconds
+from ..tracking.portal import forget_dashboard, record_dashboard
 from ..tracking.workspace import Workspace
 from .voila_app import ENV_OPEN
 
@@ -107,12 +108,20 @@ def start(
     except BaseException:  # Ctrl-C or a signal during start-up too
         stop(proc)
         raise
+    record_dashboard(ws.path, base, proc.pid)  # notebooks' run links now lead here
+    _serving[proc.pid] = ws.path
     return proc, base
+
+
+_serving: dict[int, Path] = {}  # pid -> the workspace folder whose record names it
 
 
 def stop(proc: subprocess.Popen) -> None:
     """Stop the server and every kernel it started."""
     stop_group(proc, 10.0)
+    folder = _serving.pop(proc.pid, None)
+    if folder is not None:
+        forget_dashboard(folder, proc.pid)
 
 
 def stop_on_signals() -> None:

@@ -11,11 +11,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import EllipsisType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .details import Details
+
+if TYPE_CHECKING:
+    from .query import RunColumns, RunPage, RunQuery
 
 # Azure ML v1 status names, so notebooks comparing strings keep working.
 NOT_STARTED = "NotStarted"
@@ -228,6 +231,12 @@ class RunStore(Protocol):
         properties: dict[str, str] | None = None,
         status: str | None = None,
     ) -> list[RunRecord]: ...
+    def search_runs(self, query: RunQuery) -> RunPage:
+        """One page of runs, filtered and sorted by the store: never the whole experiment read."""
+
+    def run_columns(self, experiments: Iterable[str] = ()) -> RunColumns:
+        """The metric and param names the runs of these experiments have (all experiments: none given)."""
+
     def update_run(self, run_id: str, **fields: Any) -> None: ...
     def set_status_if(self, run_id: str, allowed_from: Iterable[str], **fields: Any) -> bool:
         """Update only while the recorded status is one of ``allowed_from``; True if it was."""

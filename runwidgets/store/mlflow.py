@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from . import mlflow_search
 from .base import (
     CANCELED,
     COMPLETED,
@@ -63,11 +64,15 @@ from .details import Details
 from .errors import RunNotFound, StoreUnavailable
 from .files import DRIVER_LOG, LOG_DIR, LOG_DIRS, RunFiles, check_name, is_log
 from .logs import LOG_FIRST_READ_BYTES, read_new_log_text
+from .query import HYPERPARAMETERS, RunColumns, RunPage, RunQuery, params_of
 from .uri import public_uri, scrub, secrets_of
 
 TAG = "runwidgets."
 VALUELESS = f"{TAG}valueless."  # + a tag's key: "1" when the tag was set without a value
 PARENT = "mlflow.parentRunId"
+HAS_CHILDREN = f"{TAG}has_children"
+COLUMN_SAMPLE = 1000  # runs whose metric and param names make an experiment's column list
+COUNT_CHILDREN_TO = 1000  # MLflow cannot count: a sweep's children are counted up to this many
 RUN_NAME = "mlflow.runName"
 TAG_LIMIT = 8000  # MLflow's longest tag value
 BATCH = 1000  # MLflow's most metrics per log_batch
@@ -113,6 +118,7 @@ class MlflowStore:
         self._exp_ids: dict[str, str] = {}
         self._next_index: dict[tuple[str, str], int] = {}
         self._kinds: dict[str, dict] = {}
+        self._parents_marked: set[str] = set()
 
     # -- experiments -----------------------------------------------------------
     def _exp_id(self, name: str) -> str:
@@ -143,6 +149,10 @@ class MlflowStore:
         tags.update(self._details_tags(record.details))
         if record.parent_id:
             tags[PARENT] = record.parent_id
+            # MLflow cannot search "runs with children": the parent says so, for the runs table's expander
+            if record.parent_id not in self._parents_marked:
+                self.client.set_tag(record.parent_id, HAS_CHILDREN, "1")
+                self._parents_marked.add(record.parent_id)
         run = self.client.create_run(
             self._exp_id(record.experiment), start_time=_ms(record.created), tags=tags, run_name=record.name
         )
@@ -182,7 +192,7 @@ class MlflowStore:
             heartbeat=float(beat) if beat else (time.time() if status == RUNNING else None),
             kind=run_type(t.get(f"{TAG}kind", INTERACTIVE)),
             tags=_read_tags(t),
-            properties=dict(data.params),
+            properties=_properties(data.params),
             error=error,
             details=details,
         )
@@ -239,6 +249,69 @@ class MlflowStore:
             recs = [r for r in recs if r.status == status]
         return sorted(recs, key=lambda r: (r.created, r.run_id))
 
+    def search_runs(self, query: RunQuery) -> RunPage:
+        """One ``search_runs`` call for the page (MLflow pages by offset tokens), and one per page row with
+        children to count them."""
+        from mlflow.utils.search_utils import SearchUtils
+
+        exp_ids = self._experiment_ids(query.experiments)
+        if not exp_ids:
+            return RunPage([], 0, False)
+        page = self.client.search_runs(
+            exp_ids,
+            mlflow_search.filter_string(query, metric_key),
+            max_results=query.limit,
+            order_by=mlflow_search.order_by(query.order_by, query.descending, metric_key),
+            page_token=SearchUtils.create_page_token(query.offset) if query.offset else None,
+        )
+        runs = list(page)
+        recs = [self._record(r) for r in runs]
+        metrics = {rec.run_id: self._scalars(run) for rec, run in zip(recs, runs)}
+        children = {}
+        for run in runs:
+            if run.data.tags.get(HAS_CHILDREN):
+                kids = self.client.search_runs(
+                    [run.info.experiment_id], f"tags.`{PARENT}` = '{run.info.run_id}'", max_results=COUNT_CHILDREN_TO
+                )
+                if len(kids):
+                    children[run.info.run_id] = len(kids)
+        total = query.offset + len(recs) if not page.token else None
+        return RunPage(recs, total, bool(page.token), children, metrics, rows_read=len(recs))
+
+    def _scalars(self, run) -> dict[str, float | None]:
+        kinds = self._kinds_of(run.info.run_id, run.data.tags)
+        out: dict[str, float | None] = {}
+        for k, v in run.data.metrics.items():
+            key = self._key_of(run.info.run_id, k, kinds)
+            if key.kind == SCALAR:
+                f = float(_unclamp(np.float64(v)))
+                out[key.name] = None if math.isnan(f) else f
+        return out
+
+    def _experiment_ids(self, names: Iterable[str]) -> list[str]:
+        names = list(names)
+        if not names:
+            return [e.experiment_id for e in self.client.search_experiments()]
+        out = []
+        for n in names:
+            exp = self.client.get_experiment_by_name(n)
+            if exp is not None:
+                out.append(exp.experiment_id)
+        return out
+
+    def run_columns(self, experiments: Iterable[str] = ()) -> RunColumns:
+        """Names from the newest ``COLUMN_SAMPLE`` runs: MLflow has no query for distinct metric keys."""
+        exp_ids = self._experiment_ids(experiments)
+        if not exp_ids:
+            return RunColumns([], [])
+        runs = self.client.search_runs(exp_ids, "", max_results=COLUMN_SAMPLE)
+        metrics: set[str] = set()
+        params: set[str] = set()
+        for run in runs:
+            metrics.update(self._scalars(run))
+            params.update(params_of(self._record(run)))
+        return RunColumns(sorted(metrics), sorted(params))
+
     def update_run(self, run_id: str, **fields: Any) -> None:
         tags = {}
         if "status" in fields:
@@ -294,6 +367,11 @@ class MlflowStore:
                     f"property {k!r} is already {have[k]!r}; properties cannot change once set (use tags for values that change)"
                 )
         new = [Param(k, v) for k, v in properties.items() if k not in have]
+        if HYPERPARAMETERS in properties and HYPERPARAMETERS not in have:
+            # each hyperparameter its own param too: MLflow's UI shows, sorts and filters them as columns
+            new += [
+                Param(k, v) for k, v in _split_hyperparameters(properties[HYPERPARAMETERS]).items() if k not in have
+            ]
         for i in range(0, len(new), BATCH_TAGS):
             self.client.log_batch(run_id, params=new[i : i + BATCH_TAGS])
 
@@ -683,6 +761,22 @@ class _ScrubFilter(logging.Filter):
         if clean != text:
             record.msg, record.args = clean, None
         return True
+
+
+def _split_hyperparameters(raw: str) -> dict[str, str]:
+    try:
+        hp = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(hp, dict):
+        return {}
+    return {metric_key(str(k)): v if isinstance(v, str) else json.dumps(v) for k, v in hp.items()}
+
+
+def _properties(params: dict[str, str]) -> dict[str, str]:
+    """A run's properties: its params less the per-hyperparameter copies (add_properties)."""
+    split = _split_hyperparameters(params.get(HYPERPARAMETERS, ""))
+    return {k: v for k, v in params.items() if k not in split or k == HYPERPARAMETERS}
 
 
 def _write_tags(tags: dict[str, str | None]) -> dict[str, str]:

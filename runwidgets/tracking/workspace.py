@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from ..store.errors import WorkspaceError, WorkspaceNotFound
 from ..store.registry import open_store
 from ..store.uri import redact, safe_href
 from .experiment import Experiment
+from .portal import running_dashboard
 from .run import Run
 
 log = logging.getLogger("runwidgets")
@@ -151,12 +153,22 @@ class Workspace:
 
         Only an http(s) URL is used; any other (``javascript:``) is ignored, with a warning.
         """
+        return self._stated_portal_url() or running_dashboard(self.path) or DEFAULT_PORTAL_URL
+
+    def _stated_portal_url(self) -> str | None:
         for url in (os.environ.get("RUNWIDGETS_PORTAL_URL"), self._portal_url):
             if url and safe_href(url):
                 return url.rstrip("/")
             if url:
                 log.warning("runwidgets: ignoring portal URL %r: it must start with http:// or https://", url[:80])
-        return DEFAULT_PORTAL_URL
+        return None
+
+    def portal_hint(self) -> str | None:
+        """How to start the dashboard when a run's page would not answer; None when its link works
+        (a dashboard serves this workspace, a portal URL was set, or the store has its own UI)."""
+        if self.tracking_uri or self._stated_portal_url() or running_dashboard(self.path):
+            return None
+        return f"runwidgets dashboard -w {shlex.quote(str(self.path))}"
 
     def run_page(self, run_id: str) -> str:
         """A run's page: in the MLflow UI for an MLflow store (empty where there is no UI), else in the dashboard."""

@@ -24,7 +24,7 @@ import numpy as np
 from .. import ranking
 from ..automl.metrics import goal_of as automl_goal
 from ..formatting import fmt_value
-from ..store.base import AUTOML_RUN, CHART, IMAGE, LIST, SCALAR, TABLE, RunRecord
+from ..store.base import AUTOML_RUN, CHART, IMAGE, LIST, SCALAR, TABLE, TERMINAL, RunRecord
 from ..store.registry import open_store
 from ..store.uri import safe_href
 from . import messages as msg
@@ -50,6 +50,7 @@ class RunSource:
     store: Any
     run_id: str
     portal_url: Callable[[str], str | None]
+    portal_hint: Callable[[], str | None] = lambda: None  # how to start the dashboard its link needs
 
 
 def source_of(run: Any, tracking_uri: str | None = None) -> RunSource:
@@ -58,7 +59,8 @@ def source_of(run: Any, tracking_uri: str | None = None) -> RunSource:
         return run
     store = getattr(run, "_store", None)
     if store is not None and hasattr(run, "id") and hasattr(run, "experiment"):
-        return RunSource(store, run.id, run.experiment.workspace.run_page)
+        ws = run.experiment.workspace
+        return RunSource(store, run.id, ws.run_page, ws.portal_hint)
     if type(run).__module__.startswith("mlflow.") or (isinstance(run, str) and tracking_uri):
         return _mlflow_source(run, tracking_uri)
     hint = " (an MLflow run id also needs tracking_uri=...)" if isinstance(run, str) else ""
@@ -85,6 +87,13 @@ def _int(v: Any) -> int | None:
         return int(v)
     except (TypeError, ValueError):
         return None
+
+
+def _where(rec: RunRecord) -> str:
+    """The compute a run ran on: its target, and the worker when a cluster ran it."""
+    target = rec.details.definition.target if rec.details.definition else "local"
+    worker = rec.details.worker_name or rec.details.worker
+    return f"{target} ({worker})" if worker else target
 
 
 def _when(t: float | None) -> str:
@@ -300,9 +309,14 @@ class RunDetails:
             "created": rec.created,
             "started": rec.started,
             "ended": rec.ended,
+            "target": _where(rec),
             "portal_url": safe_href(self._source.portal_url(rec.run_id)),
+            "portal_hint": self._source.portal_hint(),
             "error": {k: str(err.get(k, "")) for k in ("code", "message", "traceback")} if err else None,
         }
+        live = rec.display_status not in TERMINAL
+        if self.panels.live != live:
+            self.panels.live = live
         with self.header.hold_sync():
             if run != self._last_run:
                 self._last_run = run
@@ -681,7 +695,7 @@ class RunDetails:
                 return  # only our own children
             if self._child_details is not None:
                 self._child_details.close()
-            src = RunSource(self._source.store, child_id, self._source.portal_url)
+            src = RunSource(self._source.store, child_id, self._source.portal_url, self._source.portal_hint)
             child = self._child_details = RunDetails(src, refresh_interval=self.refresh_interval)
             title = W.Label(value=f"Child run {rec.name}")
             self.child_box.children = [title, child.widget]

@@ -52,6 +52,7 @@ class PanelsView(anywidget.AnyWidget):
     )  # {"metric", "goal", "best", "page_size", "rows": [{"id", "name", "status", "started", "ended", "params", "value"}]}
     images: t.List[Any] = t.List().tag(sync=True)  # [{"name", "file", "count", "mime", "data": bytes}]
     log_names: t.List[Any] = t.List().tag(sync=True)
+    live = t.Bool(True).tag(sync=True)  # the run may still write to its logs ("following" only then)
     tables: t.List[Any] = t.List().tag(
         sync=True
     )  # [{"name", "heat", "columns", "row_labels", "rows", "row_title", "col_title", "total"}]
