@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .common import print_table
 
-SECTIONS = ["store", "submit", "widget", "mlflow", "peers", "scale"]
+SECTIONS = ["store", "submit", "widget", "mlflow", "peers", "scale", "portal"]
 
 
 def main(argv: list[str] | None = None) -> int:

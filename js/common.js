@@ -105,24 +105,25 @@ export function statusClass(status) {
   return `rw-badge rw-status-${String(status || "").replace(/[^A-Za-z]/g, "")}`;
 }
 
-/** A run id too long for a cell: its ends, with the whole id on hover and a button that copies it. */
-export function idChip(id) {
+/** A long run id by its ends: "digits…4469". */
+export function shortId(id) {
   const text = String(id || "");
-  const chip = h("span", "rw-id");
-  const short = text.length > 14 ? `${text.slice(0, 6)}…${text.slice(-5)}` : text;
-  const label = h("span", "rw-id-text", short);
-  label.title = text;
+  return text.length > 14 ? `${text.slice(0, 6)}…${text.slice(-5)}` : text;
+}
+
+/** A button that copies `text`; with no clipboard (an insecure origin) it selects `label` for Ctrl-C. */
+export function copyButton(text, label) {
   const copy = h("button", "rw-copy", "copy");
   copy.type = "button";
-  copy.title = `copy the run id ${text}`;
+  copy.title = `copy ${text}`;
   copy.dataset.copy = text;
   copy.addEventListener("click", async (event) => {
     event.stopPropagation();
+    event.preventDefault();
     try {
       await navigator.clipboard.writeText(text);
       copy.textContent = "copied";
     } catch {
-      // no clipboard (an insecure origin): select the id for Ctrl-C instead
       label.textContent = text;
       const range = document.createRange();
       range.selectNodeContents(label);
@@ -134,6 +135,15 @@ export function idChip(id) {
       copy.textContent = "copy";
     }, 1500);
   });
-  chip.append(label, copy);
+  return copy;
+}
+
+/** A run id too long for a cell: its ends, with the whole id on hover and a button that copies it. */
+export function idChip(id) {
+  const text = String(id || "");
+  const chip = h("span", "rw-id");
+  const label = h("span", "rw-id-text", shortId(text));
+  label.title = text;
+  chip.append(label, copyButton(text, label));
   return chip;
 }

@@ -1,7 +1,7 @@
 // The dashboard's runs table: one page of runs from the store, children folded under their parent,
 // sorting by any column header, a checkbox per run to compare. Python reads the pages; this view asks
 // for them by setting `sort`, `page` and `expanded`, and sends back what is ticked in `selected`.
-import { fmtSpan, fmtValue, h, idChip, statusClass } from "./common.js";
+import { copyButton, fmtSpan, fmtValue, h, idChip, shortId, statusClass } from "./common.js";
 
 const FIXED = [
   { key: "attributes.name", label: "run" },
@@ -84,6 +84,12 @@ export default {
       a.title = row.name;
       wrap.append(a);
       if (row.name !== row.id) wrap.append(idChip(row.id));
+      else {
+        // a run named by its id: the id's ends, the whole on hover, and copyable
+        a.textContent = shortId(row.id);
+        a.classList.add("rw-id-text");
+        wrap.append(copyButton(row.id, a));
+      }
       if (row.parent) wrap.append(h("span", "rw-muted rw-parent", `in ${row.parent}`));
       if (row.experiment_shown) wrap.append(h("span", "rw-muted rw-parent", row.experiment));
       name.append(wrap);

@@ -89,8 +89,10 @@ class Dashboard:
 
     def _home(self) -> W.VBox:
         self.runs = RunsPage(self.ws, self.experiment)
-        self.compare_button = W.Button(description="Compare ticked runs", icon="line-chart", disabled=True)
-        self.clear_button = W.Button(description="Untick all", disabled=True)
+        self.compare_button = W.Button(
+            description="Compare ticked runs", icon="line-chart", disabled=True, layout=W.Layout(width="auto")
+        )
+        self.clear_button = W.Button(description="Untick all", disabled=True, layout=W.Layout(width="auto"))
         self.compare_box = W.VBox()
         self.problem = W.HTML()  # what stops the table from refreshing, in one line; empty when all is well
         self.runs.table.observe(self._on_select, "selected")

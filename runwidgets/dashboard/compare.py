@@ -25,6 +25,11 @@ def _same(values: list[Any]) -> bool:
     return all(v == first or (_nan(v) and _nan(first)) for v in values[1:])
 
 
+def short_id(run_id: str) -> str:
+    """A long run id by its ends, as the runs table shows it (js/common.js shortId)."""
+    return f"{run_id[:6]}…{run_id[-5:]}" if len(run_id) > 14 else run_id
+
+
 def _nan(v: Any) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
@@ -71,7 +76,7 @@ class ComparePanel:
         self.legend.options = [("run name", NAME), *((f"param {p}", p) for p in params)]
         keep = [m for m in self.metrics.value if m in names]
         self.metrics.allowed_tags = names
-        self.metrics.value = keep or names[:DEFAULT_CHARTS]
+        self.metrics.value = keep or self._curves_first(names)[:DEFAULT_CHARTS]
         self.note.value = (
             f"<p class='rw-muted'>{len(gone)} ticked run(s) are no longer in the store: "
             f"{html.escape(', '.join(gone))}</p>"
@@ -81,10 +86,21 @@ class ComparePanel:
         self._draw_charts()
         self._draw_table()
 
+    def _curves_first(self, names: list[str]) -> list[str]:
+        """Metrics logged as curves (more than one point in some run) before single values."""
+        curves = [
+            n
+            for n in names[: DEFAULT_CHARTS * 4]
+            if any(len(c) > 1 for r in self.records for c in self.store.read_series(r.run_id, n))
+        ]
+        return curves + [n for n in names if n not in curves]
+
     def _label(self, rec: RunRecord) -> str:
         if self.legend.value == NAME:
+            if rec.name == rec.run_id:
+                return short_id(rec.run_id)
             same_name = sum(r.name == rec.name for r in self.records) > 1
-            return f"{rec.name} ({rec.run_id[-6:]})" if same_name else rec.name
+            return f"{rec.name} ({short_id(rec.run_id)})" if same_name else rec.name
         value = params_of(rec).get(self.legend.value)
         return (
             f"{self.legend.value}={fmt_value(value)}" if value is not None else f"{rec.name} (no {self.legend.value})"
@@ -122,11 +138,15 @@ class ComparePanel:
         params = [params_of(r) for r in recs]
         for p in sorted({k for ps in params for k in ps}):
             rows.append((f"param {p}", [ps.get(p) for ps in params]))
-        metric_names = sorted({k for r in recs for k in self.latest.get(r.run_id, {})})
+        # system metrics (CPU, disk) differ between any two runs and would bury what matters
+        metric_names = sorted({k for r in recs for k in self.latest.get(r.run_id, {}) if not k.startswith("system/")})
         for m in metric_names:
             rows.append((f"final {m}", [self.latest.get(r.run_id, {}).get(m) for r in recs]))
         head = "".join(
-            f"<th title='{e(r.run_id)}'>{e(r.name)}<div class='rw-muted'>{e(r.run_id[-8:])}</div></th>" for r in recs
+            f"<th title='{e(r.run_id)}'>{e(r.name if r.name != r.run_id else short_id(r.run_id))}"
+            + (f"<div class='rw-muted'>{e(short_id(r.run_id))}</div>" if r.name != r.run_id else "")
+            + "</th>"
+            for r in recs
         )
         body = []
         for label, values in rows:

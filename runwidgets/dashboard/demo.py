@@ -71,6 +71,26 @@ def demo_workspace(path: Path) -> tuple[Workspace, bool]:
     return ws, True
 
 
+def demo_sweep(src: Path, epochs: int | str, pause: float | str) -> HyperDriveConfig:
+    """The demo's sweep: six SGD classifiers on scikit-learn's digits, a grid of two hyperparameters."""
+    return HyperDriveConfig(
+        run_config=ScriptRunConfig(str(src), "train.py", arguments=["--epochs", epochs, "--pause", pause]),
+        hyperparameter_sampling=GridParameterSampling(
+            {"--alpha": choice(1e-4, 1e-3, 1e-2), "--eta0": choice(0.01, 0.1)}
+        ),
+        primary_metric_name="accuracy",
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_concurrent_runs=2,
+    )
+
+
+def demo_source() -> Path:
+    """A folder holding the demo's training script as train.py (submit() snapshots it)."""
+    src = Path(tempfile.mkdtemp(prefix="runwidgets-demo-src-"))
+    shutil.copy(HERE / "demo_train.py", src / "train.py")
+    return src
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -80,25 +100,12 @@ def run_demo(args) -> int:
         signal.signal(sig, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     ws, owned = demo_workspace(Path(args.workspace or ".runwidgets-demo").resolve())
-    src = Path(tempfile.mkdtemp(prefix="runwidgets-demo-src-"))  # submit() snapshots it into the workspace
-    shutil.copy(HERE / "demo_train.py", src / "train.py")
+    src = demo_source()
     sweep = proc = None
     try:
         proc, base = server.start(ws, args.port)
         os.environ["RUNWIDGETS_PORTAL_URL"] = base  # links from the sweep's processes lead to this server
-        if owned:
-            ws.write_config(portal_url=base)  # and from notebooks opening the demo's workspace later
-        config = HyperDriveConfig(
-            run_config=ScriptRunConfig(
-                str(src), "train.py", arguments=["--epochs", args.epochs, "--pause", args.pause]
-            ),
-            hyperparameter_sampling=GridParameterSampling(
-                {"--alpha": choice(1e-4, 1e-3, 1e-2), "--eta0": choice(0.01, 0.1)}
-            ),
-            primary_metric_name="accuracy",
-            primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
-            max_concurrent_runs=2,
-        )
+        config = demo_sweep(src, args.epochs, args.pause)
         sweep = cast(HyperDriveRun, Experiment(ws, "digits-sgd").submit(config))
         shutil.rmtree(src, ignore_errors=True)
         print(f"\nworkspace  {ws.path}")

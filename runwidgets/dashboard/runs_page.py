@@ -43,9 +43,12 @@ def _finite(v: Any) -> Any:
 
 
 def default_columns(cols: RunColumns) -> list[str]:
-    """What a new experiment shows: a few metrics (not system ones) and a few params."""
+    """What a new experiment shows: a few metrics (not system ones) and a few params, a sweep's
+    hyperparameters (``--lr``) before other properties."""
     metrics = [m for m in cols.metrics if not m.startswith("system/")][:DEFAULT_METRICS]
-    return [Column(METRIC, m).key for m in metrics] + [Column(PARAM, p).key for p in cols.params[:DEFAULT_PARAMS]]
+    swept = [p for p in cols.params if p.startswith("-")]
+    params = (swept or cols.params)[:DEFAULT_PARAMS]
+    return [Column(METRIC, m).key for m in metrics] + [Column(PARAM, p).key for p in params]
 
 
 class RunsPage:
@@ -101,7 +104,7 @@ class RunsPage:
         options = []
         for n in names:
             total = self.store.search_runs(RunQuery((n,), limit=1)).total
-            options.append((f"{n} ({total:,} runs)" if total is not None else n, n))
+            options.append((f"{n} ({total:,} run{'' if total == 1 else 's'})" if total is not None else n, n))
         current = wanted or self.experiments.value
         self.experiments.options = options or [("no experiments yet", "")]
         self.experiments.value = current if current in names else (names[-1] if names else "")

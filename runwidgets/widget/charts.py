@@ -150,6 +150,53 @@ def chart_figure(marks: list, axes: list, title: str, height: str = "260px", leg
     )
 
 
+HOVER_POINTS = 2000  # dots a chart's hover reads values from (a longer line is sampled, its extremes kept)
+
+
+def hover_points(scales: dict, x_label: str) -> bq.Scatter:
+    """Invisible dots on a chart's points: hovering one shows its run, x and value."""
+    return bq.Scatter(
+        x=EMPTY, y=EMPTY, scales=scales, names=[], display_names=False, default_size=36,
+        opacities=[0.0], colors=["#888888"], interactions={"hover": "tooltip"},
+        tooltip=bq.Tooltip(fields=["name", "x", "y"], formats=["", "~g", "~g"], labels=["run", x_label, "value"]),
+    )  # fmt: skip
+
+
+def set_hover(dots: bq.Scatter, x: np.ndarray, ys: list[np.ndarray], names: list[str]) -> None:
+    """The dots of rows ``ys`` (one per name) over ``x`` (shared, or one row per curve); NaN left out."""
+    xs = [np.asarray(x[i] if np.ndim(x) == 2 else x, dtype=float) for i in range(len(ys))]
+    px, py, pn = [], [], []
+    for xi, yi, name in zip(xs, ys, names):
+        keep = np.isfinite(yi) & np.isfinite(xi)
+        px.append(xi[keep])
+        py.append(np.asarray(yi, dtype=float)[keep])
+        pn += [name] * int(keep.sum())
+    hx = np.concatenate(px) if px else EMPTY
+    hy = np.concatenate(py) if py else EMPTY
+    if len(hx) > HOVER_POINTS:
+        idx = np.linspace(0, len(hx) - 1, HOVER_POINTS).astype(int)
+        hx, hy, pn = hx[idx], hy[idx], [pn[i] for i in idx]
+    if len(hx) == len(dots.x) and np.array_equal(hx, dots.x) and np.array_equal(hy, dots.y):
+        return  # an idle poll sends nothing
+    with dots.hold_sync():
+        dots.x, dots.y, dots.names = hx, hy, pn
+
+
+def _stem(title: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(title)).strip("_") or "chart"
+
+
+def download_buttons(figure: bq.Figure) -> W.HBox:
+    """PNG and SVG downloads of a chart, named after its title (bqplot draws them in the browser)."""
+    png = W.Button(description="PNG", tooltip="download this chart as PNG", layout=W.Layout(width="auto"))
+    svg = W.Button(description="SVG", tooltip="download this chart as SVG", layout=W.Layout(width="auto"))
+    png.on_click(lambda _: figure.save_png(f"{_stem(figure.title)}.png"))
+    svg.on_click(lambda _: figure.save_svg(f"{_stem(figure.title)}.svg"))
+    box = W.HBox([png, svg], layout=W.Layout(flex="0 0 auto"))
+    box.add_class("rw-download")
+    return box
+
+
 def linear_scale(**kw) -> bq.LinearScale:
     """A scale whose domain is what we set or the data's extent: marks with a size (a scatter's crosses,
     even hidden) would otherwise pad it past our round bounds."""
@@ -230,9 +277,12 @@ class LineChart:
         self.bad = bq.Scatter(
             x=EMPTY, y=EMPTY, scales=scales, marker="cross", default_size=40, colors=["#d62728"], visible=False
         )
+        self.hover = hover_points(scales, x_label)
         self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, tick_format="~g")
         self.y_axis = bq.Axis(scale=self.y_lin, side="left", label=y_label, tick_format="~g")
-        self.figure = chart_figure([self.lines, self.bad], [self.x_axis, self.y_axis], title, "260px", "top-right")
+        self.figure = chart_figure(
+            [self.lines, self.bad, self.hover], [self.x_axis, self.y_axis], title, "260px", "top-right"
+        )
         self.note = W.Label(layout=W.Layout(flex="1 1 auto"))
         self.log = W.ToggleButton(description="log y", tooltip="logarithmic y axis", layout=W.Layout(width="64px"))
         self.smoothing = W.FloatSlider(
@@ -242,7 +292,13 @@ class LineChart:
         self.log.observe(lambda _: self._redraw_now(), "value")
         self.smoothing.observe(lambda _: self._redraw_now(), "value")
         self.widget = W.VBox(
-            [self.figure, W.HBox([self.note, self.log, self.smoothing], layout=W.Layout(align_items="center"))],
+            [
+                self.figure,
+                W.HBox(
+                    [self.note, self.log, self.smoothing, download_buttons(self.figure)],
+                    layout=W.Layout(align_items="center", flex_flow="row wrap"),
+                ),
+            ],
             layout=W.Layout(flex="1 1 360px", min_width="220px", max_width="100%", margin="0 4px 8px 0"),
         )
         self.widget.add_class("rw-chart")
@@ -250,6 +306,7 @@ class LineChart:
         self._ys: list[np.ndarray] = []
         self._labels: list[str] = []
         self._total: int | None = None
+        self._hover_len = 0  # points the hover dots were last set from
         if splices is not None:
             self.index = splices.register(self)
 
@@ -284,10 +341,14 @@ class LineChart:
         y_scale = self.y_log if log else self.y_lin
         with held(self.lines, self.bad, self.y_axis, y_scale, self.note):
             if self.y_axis.scale is not y_scale:
-                self.lines.scales = self.bad.scales = {"x": self.x_scale, "y": y_scale}
+                self.lines.scales = self.bad.scales = self.hover.scales = {"x": self.x_scale, "y": y_scale}
                 self.y_axis.scale = y_scale
             multi = len(drawn) > 1
-            self._send_line(shown_x, drawn)
+            resent = self._send_line(shown_x, drawn)
+            if resent or len(shown_x) > 1.25 * self._hover_len + 10:
+                # a live line's growth goes as splices; its hover dots follow in steps (amortised, not per poll)
+                set_hover(self.hover, shown_x, drawn, self._labels or [self.figure.title] * len(drawn))
+                self._hover_len = len(shown_x)
             self._fit_x(shown_x)
             self.lines.labels = self._labels
             self.lines.display_legend = multi
@@ -335,18 +396,19 @@ class LineChart:
         else:
             set_ticks(axis, values)
 
-    def _send_line(self, x: np.ndarray, ys: list[np.ndarray]) -> None:
-        """Give the page the line: its changed tail when the start is unchanged, else the whole."""
+    def _send_line(self, x: np.ndarray, ys: list[np.ndarray]) -> bool:
+        """Give the page the line: its changed tail when the start is unchanged, else the whole (True)."""
         x, ys = np.asarray(x, dtype=np.float64), [np.asarray(y, dtype=np.float64) for y in ys]
         y = np.vstack(ys) if len(ys) > 1 else (ys[0] if ys else EMPTY)
         old_x, old_y = self.lines.x, self.lines.y
         start = _common_prefix(old_x, old_y, x, y)
         if start == len(x) == len(old_x):
-            return  # nothing changed
+            return False  # nothing changed
         if self.splices is None or start < len(old_x) // 2 or start == 0 or not _same_shape(old_x, old_y, x, y):
             self.lines.x, self.lines.y = x, y
-            return
+            return True
         self.splices.line(self.index, self.lines, start, len(old_x), x, y)
+        return False
 
     @property
     def drawn_points(self) -> int:

@@ -22,10 +22,13 @@ from .charts import (
     COLORS,
     EMPTY,
     chart_figure,
+    download_buttons,
     held,
+    hover_points,
     linear_scale,
     nice_bounds,
     nice_ticks,
+    set_hover,
     set_ticks,
     single_x,
     x_ticks,
@@ -126,20 +129,28 @@ class CurvesChart:
         self.x_scale, self.y_scale = linear_scale(), linear_scale()
         scales = {"x": self.x_scale, "y": self.y_scale}
         self.rest = bq.Lines(x=EMPTY, y=EMPTY, scales=scales, stroke_width=1.2, colors=[MUTED] if highlight else COLORS)
+        if not highlight:  # few runs, each its own colour: dots show every point, a run's single value too
+            self.rest.marker, self.rest.marker_size = "circle", 14
         self.best = bq.Lines(x=EMPTY, y=EMPTY, scales=scales, stroke_width=3, colors=[BEST], labels=["best"])
         self.stops = bq.Scatter(x=EMPTY, y=EMPTY, scales=scales, marker="cross", default_size=64, colors=[STOP])
         self.cutoff = bq.Lines(x=EMPTY, y=EMPTY, scales=scales, colors=[CUTOFF], stroke_width=3)
         self.stops.labels, self.cutoff.labels = ["stopped by the policy"], ["policy cutoff"]
+        self.hover = hover_points(scales, x_label)
         self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, tick_format="~g")
         self.y_axis = bq.Axis(scale=self.y_scale, side="left", tick_format="~g")
         self.figure = chart_figure(
-            [self.rest, self.cutoff, self.best, self.stops], [self.x_axis, self.y_axis], title, "300px", "bottom-right"
+            [self.rest, self.cutoff, self.best, self.stops, self.hover],
+            [self.x_axis, self.y_axis],
+            title,
+            "300px",
+            "bottom-right",
         )
         self.all = W.Checkbox(value=False, description="all", indent=False, layout=W.Layout(width="auto"))
         self.all.observe(lambda _: self._draw(), "value")
         self.note = W.Label(layout=W.Layout(flex="1 1 auto", width="0"))  # shrinks (ellipsis) before the toggle
         self.note.add_class("rw-note")
         controls = [self.note, self.all] if highlight else [self.note]
+        controls.append(download_buttons(self.figure))
         self.widget = W.VBox(
             [self.figure, W.HBox(controls, layout=W.Layout(align_items="center"))],
             layout=W.Layout(flex="1 1 420px", min_width="220px", max_width="100%", margin="0 4px 8px 0"),
@@ -181,6 +192,8 @@ class CurvesChart:
             self.best.display_legend = False
             self.stops.x, self.stops.y = np.array([s.x for s in stops]), np.array([s.value for s in stops])
             self.cutoff.x, self.cutoff.y = cutoff_dashes(stops, bx if bx.size else rx)
+            set_hover(self.hover, np.vstack([a for a in (bx, rx) if a.size]) if shown else EMPTY,
+                      [*by, *ry], [c.name for c in shown])  # fmt: skip
             self.stops.display_legend = self.cutoff.display_legend = False  # the note is the key
         self.points_sent += int(bx.size + rx.size)
         if len(finite):
@@ -282,9 +295,9 @@ class ParallelChart:
             min_aspect_ratio=0.01,
             layout=W.Layout(width="100%", height="320px", min_width="260px"),
         )
-        self.note = W.Label()
+        self.note = W.Label(layout=W.Layout(flex="1 1 auto"))
         self.widget = W.VBox(
-            [self.figure, self.note],
+            [self.figure, W.HBox([self.note, download_buttons(self.figure)], layout=W.Layout(align_items="center"))],
             layout=W.Layout(flex="1 1 520px", min_width="260px", max_width="100%", margin="0 4px 8px 0"),
         )
         self.widget.add_class("rw-chart")

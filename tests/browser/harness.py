@@ -151,6 +151,10 @@ OUR_FUNCTIONS = (
     "drawConn",
     "drawDuration",
     "safeHref",
+    "drawFollow",
+    "runRow",
+    "drawPager",
+    "idChip",
 )
 
 

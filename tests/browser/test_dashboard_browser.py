@@ -57,23 +57,31 @@ def test_dashboard_lists_filters_and_opens_runs(ws, tmp_path, monkeypatch):
             page.locator(".widget-dropdown", has_text="status").locator("select").select_option("Failed")
             wait_for(lambda: rows.count() == 1 and "beta" in rows.first.text_content(), 30, what="the status filter")
             page.locator(".widget-dropdown", has_text="status").locator("select").select_option("All")
-            page.locator(".widget-text", has_text="tag").locator("input").fill("team=x")
+            page.locator(".widget-text", has_text="filter").locator("input").fill("tags.team = x")
+            page.keyboard.press("Enter")
             wait_for(lambda: rows.count() == 1 and "alpha" in rows.first.text_content(), 30, what="the tag filter")
 
             run_page = new_page(b, errors)
             run_page.goto(alpha.get_portal_url(), timeout=120_000)
-            wait_for(lambda: alpha.id in (run_page.locator(".rw-header-view .rw-id").first.text_content() or ""), 90,
-                     what="the run page")  # fmt: skip
+            run_id = run_page.locator(".rw-header-view .rw-id-text")
+            wait_for(
+                lambda: run_id.count() and run_id.first.get_attribute("title") == alpha.id, 90, what="the run page"
+            )
             assert run_page.locator(".rw-header-view .rw-badge").first.text_content() == "Completed"
             wait_for(lambda: drawn_points(run_page, "body", "loss") == 20, 60, what="the loss chart")
             screenshot(run_page, "dashboard-run-light")
+            assert run_page.locator(".rw-header-view .rw-title").text_content() == "alpha"  # each thing once
+            assert run_page.locator(".rw-header-view .rw-experiment").text_content() == "experiment exp-a"
+            assert run_page.locator(".rw-header-view .rw-target").text_content() == "on local"
+            assert run_page.locator("text=experiment exp-a").count() == 1
             link = run_page.locator(".rw-header-view a.rw-link").first
             assert link.get_attribute("href") == alpha.get_portal_url()
             with run_page.context.expect_page() as opened:
                 link.click()
             target = opened.value
-            wait_for(lambda: target.locator(".rw-header-view .rw-id").count() > 0, 90, what="the linked page")
-            assert target.locator(".rw-header-view .rw-id").first.text_content() == alpha.id
+            target_id = target.locator(".rw-header-view .rw-id-text")
+            wait_for(lambda: target_id.count() > 0, 90, what="the linked page")
+            assert target_id.first.get_attribute("title") == alpha.id
             assert our_errors(errors) == []
     finally:
         server.stop(proc)
