@@ -309,3 +309,43 @@ def test_filters_that_cannot_be_read_say_why():
             parse_filter(bad, cols)
     (cond,) = parse_filter("metrics.`val loss` <= -1e-3", RunColumns(["val loss"], []))
     assert cond == Condition(Column(METRIC, "val loss"), "<=", -0.001)
+
+
+def test_ten_thousand_runs_are_read_a_page_at_a_time(ws):
+    from tests.many_runs import seed_runs
+
+    seed_runs(ws.store, "big", 10_000)
+    d = Dashboard(ws, query="experiment=big")
+    _ = d.widget
+    table = d.runs.table
+    assert len(table.rows) == 50 and table.total == 10_000 and d.runs.rows_read == 50
+    table.page = 1
+    assert table.rows[0]["name"] == "run 09949" and d.runs.rows_read == 100
+    table.sort = {"key": "metrics.accuracy", "descending": True}
+    d.runs.filter.value = "accuracy > 0.99 and params.lr = 0.1"  # every fourth run has lr 0.1
+    assert table.total == 24 and table.rows[0]["name"] == "run 09996"  # 9904, 9908, ... 9996
+    assert d.runs.rows_read <= 50 * 5  # each refresh a page, never the experiment
+    d.close()
+
+
+def test_run_links_say_how_to_start_the_dashboard_when_none_serves(ws, monkeypatch):
+    from runwidgets.tracking.portal import forget_dashboard, record_dashboard
+
+    monkeypatch.delenv("RUNWIDGETS_PORTAL_URL", raising=False)
+    assert ws.portal_hint() == f"runwidgets dashboard -w {ws.path}"
+    record_dashboard(ws.path, "http://127.0.0.1:9999", os.getpid())  # a live process serves it
+    assert ws.portal_hint() is None and ws.portal_url == "http://127.0.0.1:9999"
+    forget_dashboard(ws.path, os.getpid() + 1)  # another dashboard's stop leaves this record
+    assert ws.portal_url == "http://127.0.0.1:9999"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    record_dashboard(ws.path, "http://127.0.0.1:9998", dead.pid)  # its process is gone: a stale record
+    assert ws.portal_hint() is not None and ws.portal_url == "http://127.0.0.1:8866"
+    run = Experiment(ws, "e").start_logging()
+    run.complete()
+    from runwidgets.widget import RunDetails
+
+    view = RunDetails(run)
+    _ = view.widget
+    assert view.header.run["portal_hint"] == f"runwidgets dashboard -w {ws.path}"
+    view.close()
