@@ -83,7 +83,9 @@ def run(tmp: Path, quick: bool) -> list[Row]:
         _seed_mlflow(f"sqlite:///{tmp / 'mlflow.db'}", "big", n)
         seed_s = time.perf_counter() - t
         client = MlflowClient(srv.url)
-        eid = client.get_experiment_by_name("big").experiment_id
+        exp = client.get_experiment_by_name("big")
+        assert exp is not None
+        eid = exp.experiment_id
         theirs = {
             "open": best_of(lambda: client.search_runs([eid], "", max_results=50), 3),
             "sort": best_of(
