@@ -144,7 +144,7 @@ def test_dashboard_run_page_and_table_stay_running(ws):
         run.log("x", time.time())
         page.details.poll()
         home.refresh()
-        (row,) = home.table.rows
+        (row,) = home.runs.table.rows
         return f"{page.details.header.run['status']}/{row['status']}/{run.get_status()}"
 
     seen = statuses_while(shown, lambda: time.time() < stop)
