@@ -246,3 +246,23 @@ def test_search_pages_sorts_and_filters_in_the_store(exp):
     assert page.children == {sweep.run_id: 3}
     kids = store.search_runs(RunQuery((name,), parent_id=sweep.run_id, order_by=Column(METRIC, "accuracy")))
     assert [r.name for r in kids.runs] == ["c0", "c1", "c2"]
+
+
+def test_search_takes_values_and_names_from_the_wild(exp):
+    """numpy scalars, an int past 2**63, a unicode metric name and hyperparameter, a text metric."""
+    store = exp.workspace.store
+    run = exp.start_logging()
+    run.log("u", 2**70)
+    run.log("ñame✓", np.float32(0.5))
+    run.log("flag", np.bool_(True))
+    run.log("count", np.int64(7))
+    run.log("note", "text only")
+    run.add_properties({"hyperparameters": json.dumps({"--ç": "é", "--n": 3})})
+    run.complete()
+    cols = store.run_columns([exp.name])
+    assert {"u", "ñame✓", "flag", "count"} <= set(cols.metrics) and "note" not in cols.metrics
+    assert {"--ç", "--n"} <= set(cols.params)
+    for text in ("ñame✓ > 0.1", "u >= 1e21", "params.ç = é", "flag = 1", "count = 7", "n = 3"):
+        page = store.search_runs(RunQuery((exp.name,), where=parse_filter(text, cols)))
+        assert [r.run_id for r in page.runs] == [run.id], text
+    assert store.search_runs(RunQuery((exp.name,))).metrics[run.id]["u"] == float(2**70)

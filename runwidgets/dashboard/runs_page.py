@@ -16,6 +16,7 @@ import ipywidgets as W
 from ..store.base import STATUSES, RunRecord
 from ..store.query import (
     ATTRIBUTE,
+    CREATED,
     METRIC,
     PARAM,
     TAG,
@@ -183,7 +184,7 @@ class RunsPage:
         try:
             order = Column.parse(str(sort.get("key", "")))
         except ValueError:
-            order = Column(ATTRIBUTE, "created")
+            order = CREATED
         flat = bool(self._conditions)  # a filter finds children too: listed flat, each naming its parent
         return RunQuery(
             (self.experiment,) if self.experiment else (),

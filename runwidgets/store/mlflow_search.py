@@ -28,12 +28,20 @@ def _text(value: object) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _number(value: object) -> str:
+    """A number as MLflow's filter parser reads one: positional, never 1e+21 (which it refuses)."""
+    import numpy as np
+
+    return np.format_float_positional(float(value), trim="-")  # type: ignore[arg-type]
+
+
 def condition(cond: Condition, metric_key) -> str:
     col, op = cond.column, cond.op
     if col.kind == METRIC:
-        return f"{_name('metrics', metric_key(col.name))} {op} {cond.value!r}"
+        return f"{_name('metrics', metric_key(col.name))} {op} {_number(cond.value)}"
     if col.kind in (PARAM, TAG):
-        ref = _name("params" if col.kind == PARAM else "tags", col.name)
+        # a hyperparameter is kept as a param under MLflow's safe key (MlflowStore.add_properties)
+        ref = _name("params", metric_key(col.name)) if col.kind == PARAM else _name("tags", col.name)
         if op is None:
             return f"{ref} IS NOT NULL"
         if op not in ("=", "!="):
@@ -79,6 +87,8 @@ def order_by(column: Column, descending: bool, metric_key) -> list[str]:
         key = f"attributes.{_ATTRIBUTE[column.name]}"
     elif column.kind == METRIC:
         key = _name("metrics", metric_key(column.name))
+    elif column.kind == PARAM:
+        key = _name("params", metric_key(column.name))
     else:
-        key = _name("params" if column.kind == PARAM else "tags", column.name)
+        key = _name("tags", column.name)
     return [f"{key} {direction}"] if key == "attributes.start_time" else [f"{key} {direction}", "start_time DESC"]

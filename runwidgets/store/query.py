@@ -73,12 +73,6 @@ class Condition:
         if self.column.kind == METRIC and self.op is not None and not isinstance(self.value, float):
             raise ValueError(f"{self.column.key}: metrics compare with numbers, not {self.value!r}")
 
-    def matches(self, value: Any) -> bool:
-        """The condition on one run's value (None: the run has none). The stores' SQL calls the same."""
-        if self.op is None:
-            return value is not None
-        return match_value(value, self.op, self.value)
-
 
 def match_value(value: Any, op: str, want: Any) -> bool:
     """``value op want``: numbers compare as numbers (a param kept as text "0.01" too), text as text;

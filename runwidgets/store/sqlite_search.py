@@ -27,11 +27,13 @@ def value_of(column: Column, now: float, timeout: float) -> tuple[str, list[Any]
     if column.kind == METRIC:
         return "(SELECT l.value FROM latest l WHERE l.run = r.id AND l.name = ?)", [column.name]
     if column.kind == PARAM:
+        # json_each, not json_extract: SQLite 3.40 matches a path against the key as written, and
+        # json.dumps writes "--ç" as "--\u00e7"; json_each gives keys decoded
         return (
-            "coalesce((SELECT json_extract(pp.value, ?) FROM properties pp"
-            " WHERE pp.run = r.id AND pp.key = ? AND json_valid(pp.value)),"
+            "coalesce((SELECT j.value FROM properties pp, json_each(pp.value) j"
+            " WHERE pp.run = r.id AND pp.key = ? AND json_valid(pp.value) AND j.key = ?),"
             " (SELECT pp.value FROM properties pp WHERE pp.run = r.id AND pp.key = ?))",
-            [_json_path(column.name), HYPERPARAMETERS, column.name],
+            [HYPERPARAMETERS, column.name, column.name],
         )
     if column.kind == TAG:
         return "(SELECT t.value FROM tags t WHERE t.run = r.id AND t.key = ?)", [column.name]
@@ -41,10 +43,6 @@ def value_of(column: Column, now: float, timeout: float) -> tuple[str, list[Any]
     if column.name == "duration":
         return "(coalesce(r.ended, ?) - r.started)", [now]
     return {"name": "r.name", "started": "r.started", "created": "r.created", "run_id": "r.run_id"}[column.name], []
-
-
-def _json_path(name: str) -> str:
-    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def condition_sql(cond: Condition, now: float, timeout: float) -> tuple[str, list[Any]]:
