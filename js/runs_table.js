@@ -7,7 +7,7 @@ const FIXED = [
   { key: "attributes.name", label: "run" },
   { key: "attributes.status", label: "status" },
   { key: "attributes.started", label: "started" },
-  { key: "attributes.duration", label: "duration" },
+  { key: "attributes.duration", label: "duration", kind: "number" },
 ];
 
 /** "2026-11-23 14:05": sortable, short, and the same width on every row. */
@@ -43,7 +43,8 @@ export default {
       tr.append(all);
       const columns = [...FIXED, ...(model.get("columns") || [])];
       for (const c of columns) {
-        const th = h("th", `rw-sortable${c.kind === "metrics" ? " rw-num" : ""}`);
+        // numbers line up on the right under a right-aligned header: metrics and durations
+        const th = h("th", `rw-sortable${c.kind === "metrics" || c.kind === "number" ? " rw-num" : ""}`);
         th.dataset.key = c.key;
         th.title = c.title || `sort by ${c.label}`;
         const arrow = sort.key === c.key ? (sort.descending ? " ▼" : " ▲") : "";
@@ -104,7 +105,7 @@ export default {
       );
       for (const c of model.get("columns") || []) {
         const v = row.values?.[c.key];
-        const td = h("td", c.kind === "metrics" || typeof v === "number" ? "rw-num" : null, fmtValue(v));
+        const td = h("td", c.kind === "metrics" ? "rw-num" : typeof v === "number" ? "rw-mono" : null, fmtValue(v));
         if (v === undefined && row.best?.[c.key] !== undefined) {
           td.textContent = `best ${fmtValue(row.best[c.key])}`;
           td.classList.add("rw-muted");

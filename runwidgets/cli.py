@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pause", type=float, default=0.3, help="seconds between epochs")
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--until-done", action="store_true", help="stop once the sweep is over (for CI)")
+    p.add_argument("--theme", choices=("light", "dark"), default="light", help="the dashboard's colours")
     p.add_argument("--open", action="store_true", help="open the sweep's page in a browser")
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("dashboard", parents=[common], help="serve the runs' portal (Voila) on 127.0.0.1")
@@ -216,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--token", help="token required in the URL (made up when --ip is beyond loopback)")
     p.add_argument("--no-browser", action="store_true")
+    p.add_argument(
+        "--theme",
+        choices=("light", "dark"),
+        default="light",
+        help="JupyterLab's light or dark colours (a page's ?theme= overrides)",
+    )
     p.set_defaults(fn=cmd_dashboard)
     args = ap.parse_args(argv)
     try:

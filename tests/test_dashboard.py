@@ -129,6 +129,41 @@ def test_columns_and_sort_are_remembered_per_experiment(ws):
     again.close()
 
 
+def test_columns_follow_metrics_a_running_run_starts_logging(ws, monkeypatch):
+    run = Experiment(ws, "fresh").start_logging()  # the page opens before the first metric
+    d = Dashboard(ws, query="experiment=fresh")
+    _ = d.widget
+    assert list(d.runs.columns_input.value) == []
+    looks = []
+    read = ws.store.run_columns
+    monkeypatch.setattr(ws.store, "run_columns", lambda *a: looks.append(a) or read(*a))
+    for _ in range(3):
+        d.refresh()
+    assert looks == []  # while runs only go on running, a look every 30 s at most
+    d.runs.columns_every = 0  # as if 30 s had passed at each refresh
+    run.log("loss", 0.5)
+    run.log("accuracy", 0.75)
+    run.flush()
+    d.refresh()
+    assert list(d.runs.columns_input.value) == ["metrics.accuracy", "metrics.loss"]
+    assert d.runs.table.rows[0]["values"] == {"metrics.accuracy": 0.75, "metrics.loss": 0.5}
+    d.runs.columns_input.value = ["metrics.loss"]  # picked by hand: kept as new metrics arrive
+    run.log("f1", 0.6)
+    run.flush()
+    d.refresh()
+    assert list(d.runs.columns_input.value) == ["metrics.loss"]
+    assert "metrics.f1" in d.runs.columns_input.allowed_tags
+    run.log("final", 1.0)
+    run.complete()
+    d.refresh()  # the run count is unchanged, but the run just finished: one last look
+    assert "metrics.final" in d.runs.columns_input.allowed_tags
+    looks.clear()
+    for _ in range(3):
+        d.refresh()
+    assert looks == []  # a finished experiment is not asked for its columns again
+    d.close()
+
+
 def test_a_sweep_folds_its_children_and_pages_them(ws):
     exp = Experiment(ws, "sweepy")
     parent = exp.start_logging(display_name="sweep")
@@ -267,6 +302,14 @@ def test_the_gate_and_the_token_rule():
         server.start(Workspace.__new__(Workspace), 1, ip="0.0.0.0")  # refused before anything starts
     cmd = server.command(8866, "0.0.0.0", "s3cret", 60)
     assert "--token=s3cret" in cmd and "--Voila.port_retries=0" in cmd
+
+
+def test_the_theme_is_passed_to_voila_and_checked(ws):
+    assert "--theme=dark" in server.command(8866, "127.0.0.1", None, 60, "dark")
+    assert "--theme=light" in server.command(8866, "127.0.0.1", None, 60)
+    with pytest.raises(ValueError, match="theme must be one of light, dark"):
+        server.start(ws, theme="solarized")
+    assert ws.portal_hint() is not None  # nothing was started or recorded
 
 
 def test_a_store_failing_under_the_open_home_page_is_said_on_it(ws):

@@ -266,3 +266,40 @@ def test_search_takes_values_and_names_from_the_wild(exp):
         page = store.search_runs(RunQuery((exp.name,), where=parse_filter(text, cols)))
         assert [r.run_id for r in page.runs] == [run.id], text
     assert store.search_runs(RunQuery((exp.name,))).metrics[run.id]["u"] == float(2**70)
+
+
+def test_the_portal_folds_sorts_filters_and_compares_on_either_store(exp):
+    """The dashboard's home as a user drives it, on the store it is pointed at."""
+    from runwidgets.dashboard import Dashboard
+
+    sweep = exp.start_logging(display_name="sweep")
+    sweep.tag("primary_metric", "acc")
+    kids = []
+    for i in range(4):
+        kid = sweep.child_run(name=f"kid{i}")
+        kid.add_properties({"hyperparameters": json.dumps({"--lr": [0.1, 0.01, 0.001, 0.0001][i]})})
+        for step in range(3):
+            kid.log("acc", (i + step) / 10, step=step)
+        kid.complete()
+        kids.append(kid)
+    sweep.complete()
+    d = Dashboard(exp.workspace, query=f"experiment={exp.name}")
+    try:
+        _ = d.widget
+        table = d.runs.table
+        (row,) = table.rows
+        assert row["children"] == 4
+        assert list(d.runs.columns_input.value) == ["metrics.acc", "params.--lr"]
+        table.sort = {"key": "metrics.acc", "descending": True}
+        table.expanded = {sweep.id: 1}
+        assert [r["name"] for r in table.child_rows[sweep.id]["rows"]] == ["kid3", "kid2", "kid1", "kid0"]
+        assert table.child_rows[sweep.id]["rows"][0]["values"] == {"metrics.acc": 0.5, "params.--lr": 0.0001}
+        d.runs.filter.value = "acc > 0.35 and params.--lr != 0.0001"
+        assert [(r["name"], r.get("parent")) for r in table.rows] == [("kid2", "sweep")]
+        table.selected = [kids[0].id, kids[3].id]
+        d._show_compare()
+        (chart,) = d.compare.charts.values()
+        assert sorted(c.name for c in chart.shown) == ["kid0", "kid3"]
+        assert "rw-diff" in d.compare.table.value and "param --lr" in d.compare.table.value
+    finally:
+        d.close()

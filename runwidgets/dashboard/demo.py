@@ -103,7 +103,7 @@ def run_demo(args) -> int:
     src = demo_source()
     sweep = proc = None
     try:
-        proc, base = server.start(ws, args.port)
+        proc, base = server.start(ws, args.port, theme=args.theme)
         os.environ["RUNWIDGETS_PORTAL_URL"] = base  # links from the sweep's processes lead to this server
         config = demo_sweep(src, args.epochs, args.pause)
         sweep = cast(HyperDriveRun, Experiment(ws, "digits-sgd").submit(config))

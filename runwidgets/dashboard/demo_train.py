@@ -39,7 +39,10 @@ for epoch in range(args.epochs):
     time.sleep(args.pause)
 
 cm = confusion_matrix(y_test, clf.predict(X_test), labels=classes)
-run.log_table("confusion_matrix", {"true": classes.tolist(), **{f"pred_{j}": cm[:, j].tolist() for j in classes}})
+matrix = {"class_labels": [str(c) for c in classes], "matrix": cm.tolist()}  # rows true, columns predicted
+run.log_confusion_matrix(
+    "confusion_matrix", {"schema_type": "confusion_matrix", "schema_version": "1.0.0", "data": matrix}
+)
 fig, ax = plt.subplots(figsize=(4, 4))
 ax.imshow(cm, cmap="Blues")
 ax.set_xlabel("predicted")

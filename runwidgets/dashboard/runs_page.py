@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import html
 import math
+import time
 from dataclasses import replace
 from typing import Any
 
 import ipywidgets as W
 
-from ..store.base import STATUSES, RunRecord
+from ..store.base import STATUSES, TERMINAL, RunRecord
 from ..store.query import (
     ATTRIBUTE,
     CREATED,
@@ -36,6 +37,7 @@ PAGE = 50
 CHILD_PAGE = 25
 DEFAULT_METRICS = 4
 DEFAULT_PARAMS = 3
+COLUMNS_EVERY = 30.0  # seconds between looks for new metric names while runs only go on running
 SHOWN_STATUSES = ["All", *(s for s in STATUSES if s != "NotStarted")]
 
 
@@ -62,6 +64,11 @@ class RunsPage:
         self._conditions: tuple = ()
         self._parents: dict[str, str] = {}
         self._experiment_names: list[str] = []
+        self._seen_total: int | None = None  # the page's run count when the columns were last read
+        self._columns_fresh = False  # just read with the experiment's choice: the first refresh need not
+        self._unfinished = False  # the last page showed a run that may still log new metrics
+        self._columns_read = 0.0  # monotonic time of the last look
+        self.columns_every = COLUMNS_EVERY
         self._loading = False  # setting an experiment's remembered choice is not a new choice to save
         self._filter_problem = self._search_problem = ""
         self.experiments = W.Select(
@@ -119,6 +126,7 @@ class RunsPage:
         """The experiment's remembered columns and sort, or the defaults."""
         exp = self.experiment
         self.columns = self.store.run_columns([exp]) if exp else RunColumns([], [])
+        self._columns_fresh, self._columns_read = True, time.monotonic()
         choice = self.prefs.get(exp) or TableChoice(default_columns(self.columns))
         known = self._column_keys()
         self._loading = True
@@ -128,6 +136,38 @@ class RunsPage:
             self.table.sort = {"key": choice.order_by.key, "descending": choice.descending}
         finally:
             self._loading = False
+
+    def _learn_columns(self, page: RunPage) -> None:
+        """New metric and param names, while runs are added or still running: a user who opened the
+        page as a sweep started sees its metrics appear, with no reload. Finished experiments cost nothing."""
+        unfinished = any(r.status not in TERMINAL for r in page.runs)
+        now = time.monotonic()
+        due = (
+            page.total != self._seen_total
+            or (self._unfinished and not unfinished)  # one look once the last run ended
+            or (unfinished and now - self._columns_read >= self.columns_every)  # MLflow's look reads 1,000 runs
+        )
+        self._seen_total, self._unfinished = page.total, unfinished
+        if self._columns_fresh or not due:
+            self._columns_fresh = False
+            return
+        self._columns_read = now
+        exp = self.experiment
+        found = self.store.run_columns([exp])
+        if found == self.columns:
+            return
+        untouched = list(self.columns_input.value) == default_columns(self.columns)  # never picked by hand
+        self.columns = found
+        chosen = default_columns(found) if untouched else list(self.columns_input.value)
+        known = self._column_keys()
+        self._loading = True
+        try:
+            self.columns_input.allowed_tags = known + [c for c in chosen if c not in known]
+            self.columns_input.value = chosen
+        finally:
+            self._loading = False
+        if untouched and self.prefs.get(exp) is not None:
+            self._save_choice()  # a remembered sort keeps its columns current too
 
     def _column_keys(self) -> list[str]:
         return [Column(METRIC, m).key for m in self.columns.metrics] + [
@@ -216,6 +256,7 @@ class RunsPage:
             return
         self._search_problem = ""
         self._say()
+        self._learn_columns(page)
         rows = self._rows(page, flat=query.parent_id is ...)
         children: dict[str, Any] = {}
         expanded = {rid: n for rid, n in self.table.expanded.items() if rid in page.children}

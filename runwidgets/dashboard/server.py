@@ -49,11 +49,14 @@ def _loopback(ip: str) -> bool:
         return ip == "localhost"
 
 
-def command(port: int, ip: str, token: str | None, cull_seconds: float) -> list[str]:
+THEMES = ("light", "dark")  # JupyterLab's two; a page's ``?theme=`` still overrides
+
+
+def command(port: int, ip: str, token: str | None, cull_seconds: float, theme: str = "light") -> list[str]:
     interval = max(1.0, cull_seconds / 6)
     cmd = [
         sys.executable, "-m", "runwidgets.dashboard.voila_app", str(NOTEBOOK), "--no-browser",
-        f"--port={port}", "--Voila.port_retries=0", f"--Voila.ip={ip}", "--template=runwidgets",
+        f"--port={port}", "--Voila.port_retries=0", f"--Voila.ip={ip}", "--template=runwidgets", f"--theme={theme}",
         "--VoilaConfiguration.file_allowlist=[]",
         "--VoilaConfiguration.multi_kernel_manager_class=runwidgets.dashboard.voila_app.UnwatchedKernelCuller",
         f"--MappingKernelManager.cull_idle_timeout={max(1, int(cull_seconds - interval))}",
@@ -72,6 +75,7 @@ def start(
     log=None,
     timeout: float = 60,
     token: str | None = None,
+    theme: str = "light",
 ):
     """Start Voila in its own process group; return (process, base URL) once it answers.
 
@@ -79,6 +83,8 @@ def start(
     itself (its working folder is this package's, which may sit in a clone
     holding another ``.runwidgets``). Interrupted at any point, it stops what it started.
     """
+    if theme not in THEMES:
+        raise ValueError(f"theme must be one of {', '.join(THEMES)}, not {theme!r}")
     open_to_network = not _loopback(ip)
     if open_to_network and not token:
         raise ValueError("a dashboard listening beyond loopback needs a token")
@@ -94,7 +100,7 @@ def start(
         env["RUNWIDGETS_DASHBOARD_REFRESH"] = str(refresh)
     cull = env_seconds("RUNWIDGETS_DASHBOARD_CULL_SECONDS", CULL_SECONDS, minimum=2)
     proc = subprocess.Popen(
-        command(port, ip, token, cull), env=env, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
+        command(port, ip, token, cull, theme), env=env, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=lambda: die_with_parent(signal.SIGTERM),
     )  # fmt: skip
     try:
@@ -140,7 +146,7 @@ def serve(args) -> int:
         print(f"warning: serving on {args.ip}: anyone who can reach it and has the token can read these runs")
     proc = None
     try:
-        proc, base = start(ws, args.port, args.ip, token=token)
+        proc, base = start(ws, args.port, args.ip, token=token, theme=args.theme)
         url = f"{base}/" + (f"?token={token}" if token else "")
         print(f"runwidgets dashboard for {ws.address}: {url}   (Ctrl-C stops it)", flush=True)
         if not args.no_browser:

@@ -432,7 +432,8 @@ class ChildMetricChart(LineChart):
         self.metric_picker = W.Dropdown(
             options=[metric], value=metric, layout=W.Layout(width="auto", max_width="220px")
         )
-        self.widget.children[1].children = [self.note, self.metric_picker, self.log]
+        downloads = self.widget.children[1].children[-1]
+        self.widget.children[1].children = [self.note, self.metric_picker, self.log, downloads]
         self.dots = bq.Scatter(
             x=EMPTY, y=EMPTY, scales={"x": self.x_scale, "y": self.y_lin}, default_size=24, colors=["#1f77b4"]
         )

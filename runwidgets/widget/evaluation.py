@@ -18,7 +18,17 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from .charts import COLORS, EMPTY, chart_figure, held, linear_scale, nice_bounds, nice_ticks, set_ticks
+from .charts import (
+    COLORS,
+    EMPTY,
+    chart_figure,
+    download_buttons,
+    held,
+    linear_scale,
+    nice_bounds,
+    nice_ticks,
+    set_ticks,
+)
 from .closing import close_all
 from .state import Series
 
@@ -88,7 +98,10 @@ class EvaluationChart:
         self.view.observe(lambda _: self._draw(), "value")
         self.note = W.Label()
         self.widget = W.VBox(
-            [self.figure, W.HBox([self.view, self.note], layout=W.Layout(align_items="center"))],
+            [
+                self.figure,
+                W.HBox([self.view, self.note, download_buttons(self.figure)], layout=W.Layout(align_items="center")),
+            ],
             layout=W.Layout(flex="1 1 360px", min_width="220px", max_width="100%", margin="0 4px 8px 0"),
         )
         self.widget.add_class("rw-chart")

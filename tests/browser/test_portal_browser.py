@@ -10,6 +10,7 @@ import pytest
 
 from runwidgets import Experiment
 from runwidgets.dashboard import server
+from runwidgets.dashboard.compare import short_id
 from runwidgets.dashboard.demo import demo_source, demo_sweep
 from runwidgets.submit.sweep import HyperDriveRun
 from tests.many_runs import seed_runs
@@ -32,6 +33,64 @@ WRAPPED_JS = """(root) => {
   }
   return out;
 }"""
+
+
+# Text whose colour is too close to what is drawn behind it (WCAG contrast ratio below ``least``); what is
+# behind is the element's backgrounds up the tree, translucent ones blended.
+FAINT_JS = """([root, least]) => {
+  // [r, g, b, alpha] of a computed colour: rgb()/rgba(), or color(srgb ...) as color-mix() gives
+  const parse = (c) => {
+    const n = (c.match(/[\\d.]+/g) || []).map(Number);
+    const rgb = c.startsWith("color(") ? n.slice(0, 3).map((v) => v * 255) : n.slice(0, 3);
+    return [...rgb, n.length > 3 ? n[3] : 1];
+  };
+  const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3]));
+  const behind = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    return layers.reduceRight((under, top) => over(top, under), [255, 255, 255]);
+  };
+  const lum = (rgb) => {
+    const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(rgb[0]) + 0.7152 * f(rgb[1]) + 0.0722 * f(rgb[2]);
+  };
+  const out = [];
+  for (const el of document.querySelectorAll(root + " td, " + root + " th, " + root + " a")) {
+    if (!el.textContent.trim() || !el.offsetParent) continue;
+    const bg = behind(el);
+    const [a, b] = [lum(over(parse(getComputedStyle(el).color), bg)), lum(bg)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < least) out.push(`${el.textContent.trim().slice(0, 30)}: ${ratio.toFixed(2)}`);
+  }
+  return out;
+}"""
+
+
+def dark_pages(page, base: str, run_id: str, width: int) -> None:
+    """The demo's experiment and a run page in the dark theme: readable, unwrapped, never wider than the window."""
+    page.goto(f"{base}/?experiment=digits-sgd&theme=dark", timeout=120_000)
+    wait_for(lambda: page.locator(".rw-runs-view tbody tr").count() == 1, 90, what="the dark page")
+    assert "theme-dark" in page.evaluate("document.body.className")
+    page.locator(".rw-runs-view button.rw-expand").click()
+    wait_for(lambda: page.locator("tr.rw-child-row").count() == 6, 30, what="the children, dark")
+    assert page.evaluate(FAINT_JS, [".rw-runs-view", 4.5]) == []
+    assert page.evaluate(WRAPPED_JS, ".rw-runs-view") == []
+    # the page itself never scrolls sideways: a wide table scrolls inside its own box
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"portal-dark-{width}")
+    page.locator(f".rw-runs-view tr[data-run-id='{run_id}'] a.rw-id-text").click()
+    page.wait_for_url("**/?run=*theme=dark*", timeout=30_000)  # the theme follows the portal's links
+    wait_for(lambda: page.locator(".rw-header").count() == 1, 90, what="the run page, dark")
+    assert "theme-dark" in page.evaluate("document.body.className")
+    wait_for(lambda: page.locator(".rw-chart .bqplot.figure").count() >= 1, 90, what="the run's charts, dark")
+    assert page.evaluate(FAINT_JS, [".rw-header", 4.5]) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"portal-run-dark-{width}")
+    page.context.close()
 
 
 def header(page, key: str):
@@ -101,7 +160,24 @@ def test_the_portal_on_the_demo_workspace(ws, tmp_path, monkeypatch):
                 >= 1
             )  # two grid points differ in at least one hyperparameter
             page.locator(".rw-compare").scroll_into_view_if_needed()
-            screenshot(page, "portal-compare")
+
+            # a point's value shows on hover: its run, step and value
+            first_accuracy = ws.get_run(ranked[0]).get_metrics()["accuracy"][0]
+            chart = charts.filter(has=page.locator(".mainheading", has_text="accuracy")).first
+            dots = chart.locator("g.object_grp path.dot")  # invisible, one on each point
+            wait_for(lambda: dots.count() == 2 * 4, 30, what="a hover dot on each of 2 x 4 points")
+            tip = page.locator(".bqplot_tooltip_div", has_text="value").first
+            want = {"run": short_id(ranked[0]), "step": "0", "value": f"{first_accuracy:.6g}"}
+            shown: list[dict[str, str]] = []
+            for i in range(dots.count()):  # a dot under the legend box shows no tip: the legend is on top
+                dots.nth(i).hover(force=True)
+                page.wait_for_timeout(300)
+                if tip.is_visible():
+                    shown.append(dict(line.split("\t", 1) for line in tip.inner_text().strip().splitlines()))
+                if want in shown:
+                    break
+            assert want in shown, shown
+            screenshot(page, "portal-compare-hover")
 
             # a chart downloads as PNG
             with page.expect_download() as download:
@@ -119,6 +195,10 @@ def test_the_portal_on_the_demo_workspace(ws, tmp_path, monkeypatch):
             assert sorted(rows.nth(i).get_attribute("data-run-id") for i in range(2)) == sorted(ranked[:2])
             assert f"in {ws.store.get_run(sweep.id).name}" in rows.first.text_content()
             screenshot(page, "portal-filtered")
+
+            # the dark theme, at the narrowest and the widest width we support
+            for width in (600, 1920):
+                dark_pages(new_page(b, errors, width=width), base, ranked[0], width)
 
             # 10,000 runs: a page of 50 at a time
             big = new_page(b, errors, width=1400)
