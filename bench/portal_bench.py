@@ -51,20 +51,25 @@ def run(tmp: Path, quick: bool) -> list[Row]:
     _ = warm.widget
     warm.close()
 
-    t = time.perf_counter()
-    page = Dashboard(ws, query="experiment=big")
-    _ = page.widget
-    open_s = time.perf_counter() - t
-    read = page.runs.rows_read
-    shown = len(page.runs.table.rows)
-    page.close()
+    opened: list[tuple[int, int]] = []
+
+    def open_page() -> None:  # the whole page: widgets, the column names, run counts and the first 50 rows
+        page = Dashboard(ws, query="experiment=big")
+        _ = page.widget
+        opened.append((page.runs.rows_read, len(page.runs.table.rows)))
+        page.close()
+
+    open_s = best_of(open_page, 3)
+    read, shown = opened[-1]
 
     store = ws.store
     cols = RunColumns(["accuracy", "loss"], ["--lr"])
     by_acc = RunQuery(("big",), order_by=Column(METRIC, "accuracy"), limit=50)
     filt = RunQuery(("big",), parent_id=..., where=parse_filter("accuracy > 0.9 and params.lr = 0.01", cols), limit=50)
     deep = RunQuery(("big",), offset=n // 2, limit=50)
+    first = RunQuery(("big",), limit=50)
     ours = {
+        "first": best_of(lambda: store.search_runs(first)),
         "sort": best_of(lambda: store.search_runs(by_acc)),
         "filter": best_of(lambda: store.search_runs(filt)),
         "deep": best_of(lambda: store.search_runs(deep)),
@@ -110,11 +115,12 @@ def run(tmp: Path, quick: bool) -> list[Row]:
     return [
         Row(
             f"portal: open an experiment of {label} (first page)",
-            f"{fmt_time(open_s)} ({read} rows read, {shown} shown)",
-            f"{fmt_time(theirs['open'])} (search_runs, 50 rows, over HTTP)",
+            f"{fmt_time(open_s)} (the whole page: {read} rows read, {shown} shown)",
+            "",
             f"< {TARGET_OPEN:.0f} s",
             open_s < TARGET_OPEN,
         ),
+        Row(f"portal: the first 50 of {label} (the search alone)", fmt_time(ours["first"]), fmt_time(theirs["open"])),
         Row(f"portal: sort {label} by accuracy (a page)", fmt_time(ours["sort"]), fmt_time(theirs["sort"])),
         Row(
             f"portal: filter {label}: accuracy > 0.9 and lr = 0.01",

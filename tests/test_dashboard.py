@@ -121,12 +121,34 @@ def test_columns_and_sort_are_remembered_per_experiment(ws):
     d.runs.experiments.value = "two"  # another experiment keeps its own (the defaults)
     assert list(d.runs.columns_input.value) == ["metrics.acc", "metrics.loss", "params.--lr"]
     d.close()
+
     again = Dashboard(ws, query="experiment=one")  # a new page, as after a reload
     _ = again.widget
     assert list(again.runs.columns_input.value) == ["params.--lr", "metrics.acc"]
     assert again.runs.table.sort == {"key": "metrics.acc", "descending": True}
     assert [c["label"] for c in again.runs.table.columns] == ["--lr", "acc"]
     again.close()
+
+
+def test_runs_ticked_in_two_experiments_are_compared_together(ws):
+    ids = {}
+    for name, acc in (("one", 0.5), ("two", 0.7)):
+        run = Experiment(ws, name).start_logging(display_name=f"run of {name}")
+        run.log("acc", acc)
+        run.complete()
+        ids[name] = run.id
+    d = Dashboard(ws, query="experiment=one")
+    _ = d.widget
+    d.runs.table.selected = [ids["one"]]
+    d.runs.experiments.value = "two"  # the tick stays while another experiment is listed
+    assert [r["name"] for r in d.runs.table.rows] == ["run of two"]
+    d.runs.table.selected = [*d.runs.table.selected, ids["two"]]
+    assert d.compare_button.description == "Compare 2 ticked runs"
+    d._show_compare()
+    (chart,) = d.compare.charts.values()
+    assert sorted(c.name for c in chart.shown) == ["run of one", "run of two"]
+    assert ">one</td>" in d.compare.table.value and ">two</td>" in d.compare.table.value  # the experiment row
+    d.close()
 
 
 def test_columns_follow_metrics_a_running_run_starts_logging(ws, monkeypatch):
