@@ -144,6 +144,18 @@ def test_curves_send_a_bounded_number_of_points(exp):
         chart.close()
 
 
+def test_a_legend_sits_in_the_corner_the_curves_leave_empty():
+    chart = cockpit.CurvesChart("acc", highlight=False)
+    steps = np.arange(10.0)
+    try:
+        chart.set_curves([cockpit.Curve(n, n, steps, 0.5 + steps / 20 + k / 100) for k, n in enumerate("ab")])
+        assert chart.figure.legend_location == "bottom-right"  # rising, as accuracy does: they end at the top
+        chart.set_curves([cockpit.Curve(n, n, steps, 1 / (steps + 1) + k / 100) for k, n in enumerate("ab")])
+        assert chart.figure.legend_location == "top-right"  # falling, as loss does
+    finally:
+        chart.close()
+
+
 def test_a_real_policy_sweep_shows_its_stops(exp, tmp_path):
     """A HyperDrive sweep with a Bandit policy: the cockpit marks the runs it stopped, from their records."""
     from runwidgets import ScriptRunConfig

@@ -150,6 +150,19 @@ def chart_figure(marks: list, axes: list, title: str, height: str = "260px", leg
     )
 
 
+def legend_corner(x: np.ndarray, y: np.ndarray) -> str:
+    """The right-hand corner fewer points fall in (bqplot draws the legend over the plot): for
+    curves ending high, as accuracy does, the bottom; for curves ending low, as loss does, the top."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if not len(x):
+        return "top-right"
+    right = x >= x.min() + 0.6 * (x.max() - x.min())
+    middle = (y.min() + y.max()) / 2
+    high = int(np.count_nonzero(y[right] > middle))
+    return "bottom-right" if high > int(np.count_nonzero(right)) - high else "top-right"
+
+
 HOVER_POINTS = 2000  # dots a chart's hover reads values from (a longer line is sampled, its extremes kept)
 
 

@@ -25,6 +25,7 @@ from .charts import (
     download_buttons,
     held,
     hover_points,
+    legend_corner,
     linear_scale,
     nice_bounds,
     nice_ticks,
@@ -195,6 +196,10 @@ class CurvesChart:
             set_hover(self.hover, np.vstack([a for a in (bx, rx) if a.size]) if shown else EMPTY,
                       [*by, *ry], [c.name for c in shown])  # fmt: skip
             self.stops.display_legend = self.cutoff.display_legend = False  # the note is the key
+        if self.rest.display_legend and len(self.hover.x):
+            corner = legend_corner(np.asarray(self.hover.x), np.asarray(self.hover.y))
+            if self.figure.legend_location != corner:
+                self.figure.legend_location = corner
         self.points_sent += int(bx.size + rx.size)
         if len(finite):
             lo, hi = nice_bounds(float(finite.min()), float(finite.max()))
