@@ -258,3 +258,18 @@ def test_table_metrics_as_tables_and_heatmaps(run):
         assert "labels" in d._charts  # its numbers are charted too
     finally:
         d.close()
+
+
+def test_every_chart_of_a_run_page_has_its_downloads():
+    from runwidgets.widget.charts import ChildMetricChart, LineChart
+    from runwidgets.widget.evaluation import EvaluationChart
+
+    for chart in (
+        LineChart("loss"),
+        ChildMetricChart("acc", "MAXIMIZE"),
+        EvaluationChart("roc"),
+        cockpit.CurvesChart("acc"),
+    ):
+        controls = chart.widget.children[1].children
+        assert [b.description for b in controls[-1].children] == ["PNG", "SVG"], type(chart).__name__
+        chart.close()

@@ -297,6 +297,7 @@ class LineChart:
             [self.lines, self.bad, self.hover], [self.x_axis, self.y_axis], title, "260px", "top-right"
         )
         self.note = W.Label(layout=W.Layout(flex="1 1 auto"))
+        self.downloads = download_buttons(self.figure)
         self.log = W.ToggleButton(description="log y", tooltip="logarithmic y axis", layout=W.Layout(width="64px"))
         self.smoothing = W.FloatSlider(
             value=0.0, min=0.0, max=0.99, step=0.01, description="smooth", readout_format=".2f",
@@ -308,7 +309,7 @@ class LineChart:
             [
                 self.figure,
                 W.HBox(
-                    [self.note, self.log, self.smoothing, download_buttons(self.figure)],
+                    [self.note, self.log, self.smoothing, self.downloads],
                     layout=W.Layout(align_items="center", flex_flow="row wrap"),
                 ),
             ],
@@ -445,8 +446,7 @@ class ChildMetricChart(LineChart):
         self.metric_picker = W.Dropdown(
             options=[metric], value=metric, layout=W.Layout(width="auto", max_width="220px")
         )
-        downloads = self.widget.children[1].children[-1]
-        self.widget.children[1].children = [self.note, self.metric_picker, self.log, downloads]
+        self.widget.children[1].children = [self.note, self.metric_picker, self.log, self.downloads]
         self.dots = bq.Scatter(
             x=EMPTY, y=EMPTY, scales={"x": self.x_scale, "y": self.y_lin}, default_size=24, colors=["#1f77b4"]
         )
