@@ -7,7 +7,7 @@ const FIXED = [
   { key: "attributes.name", label: "run" },
   { key: "attributes.status", label: "status" },
   { key: "attributes.started", label: "started" },
-  { key: "attributes.duration", label: "duration", kind: "number" },
+  { key: "attributes.duration", label: "duration", num: true },
 ];
 
 /** "2026-11-23 14:05": sortable, short, and the same width on every row. */
@@ -44,7 +44,7 @@ export default {
       const columns = [...FIXED, ...(model.get("columns") || [])];
       for (const c of columns) {
         // numbers line up on the right under a right-aligned header: metrics and durations
-        const th = h("th", `rw-sortable${c.kind === "metrics" || c.kind === "number" ? " rw-num" : ""}`);
+        const th = h("th", `rw-sortable${c.kind === "metrics" || c.num ? " rw-num" : ""}`);
         th.dataset.key = c.key;
         th.title = c.title || `sort by ${c.label}`;
         const arrow = sort.key === c.key ? (sort.descending ? " ▼" : " ▲") : "";

@@ -188,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workspace", "-w", help=ws_help)
     common = argparse.ArgumentParser(add_help=False)  # --workspace also after the command
     common.add_argument("--workspace", "-w", default=argparse.SUPPRESS, help=ws_help)
+    serving = argparse.ArgumentParser(add_help=False)  # what the demo and the dashboard both serve with
+    serving.add_argument("--port", type=int, default=8866)
+    serving.add_argument(
+        "--theme", choices=("light", "dark"), default="light", help="JupyterLab's colours (a page's ?theme= overrides)"
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ls", parents=[common], help="experiments and their runs")
     p.add_argument("experiment", nargs="?")
@@ -202,27 +207,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--follow", "-f", action="store_true", help="stream new lines until the run ends")
     p.add_argument("--file", help="which log file (default: a script's output, else the sweep's or the run's own log)")
     p.set_defaults(fn=cmd_logs)
-    p = sub.add_parser("demo", parents=[common], help="a live sweep, watched in the dashboard")
+    p = sub.add_parser("demo", parents=[common, serving], help="a live sweep, watched in the dashboard")
     p.add_argument("--epochs", type=int, default=30, help="epochs per child run")
     p.add_argument("--pause", type=float, default=0.3, help="seconds between epochs")
-    p.add_argument("--port", type=int, default=8866)
     p.add_argument("--until-done", action="store_true", help="stop once the sweep is over (for CI)")
-    p.add_argument("--theme", choices=("light", "dark"), default="light", help="the dashboard's colours")
     p.add_argument("--open", action="store_true", help="open the sweep's page in a browser")
     p.set_defaults(fn=cmd_demo)
-    p = sub.add_parser("dashboard", parents=[common], help="serve the runs' portal (Voila) on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8866)
+    p = sub.add_parser("dashboard", parents=[common, serving], help="serve the runs' portal (Voila) on 127.0.0.1")
     p.add_argument(
         "--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1 only; beyond it a token is required)"
     )
     p.add_argument("--token", help="token required in the URL (made up when --ip is beyond loopback)")
     p.add_argument("--no-browser", action="store_true")
-    p.add_argument(
-        "--theme",
-        choices=("light", "dark"),
-        default="light",
-        help="JupyterLab's light or dark colours (a page's ?theme= overrides)",
-    )
     p.set_defaults(fn=cmd_dashboard)
     args = ap.parse_args(argv)
     try:

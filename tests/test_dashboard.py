@@ -3,9 +3,11 @@
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runwidgets import Experiment, Workspace
@@ -152,6 +154,7 @@ def test_runs_ticked_in_two_experiments_are_compared_together(ws):
 
 
 def test_columns_follow_metrics_a_running_run_starts_logging(ws, monkeypatch):
+    monkeypatch.setenv("RUNWIDGETS_DASHBOARD_COLUMNS_SECONDS", "0.5")
     run = Experiment(ws, "fresh").start_logging()  # the page opens before the first metric
     d = Dashboard(ws, query="experiment=fresh")
     _ = d.widget
@@ -161,25 +164,27 @@ def test_columns_follow_metrics_a_running_run_starts_logging(ws, monkeypatch):
     monkeypatch.setattr(ws.store, "run_columns", lambda *a: looks.append(a) or read(*a))
     for _ in range(3):
         d.refresh()
-    assert looks == []  # while runs only go on running, a look every 30 s at most
-    d.runs.columns_every = 0  # as if 30 s had passed at each refresh
-    run.log("loss", 0.5)
-    run.log("accuracy", 0.75)
+    assert looks == []  # within the interval, refreshes do not look
+    run.log("loss", np.float32(0.5))
+    run.log("准确率 ✓", 0.75)  # names from the wild
     run.flush()
+    time.sleep(0.6)  # past the interval
     d.refresh()
-    assert list(d.runs.columns_input.value) == ["metrics.accuracy", "metrics.loss"]
-    assert d.runs.table.rows[0]["values"] == {"metrics.accuracy": 0.75, "metrics.loss": 0.5}
+    assert looks and list(d.runs.columns_input.value) == ["metrics.loss", "metrics.准确率 ✓"]
+    assert d.runs.table.rows[0]["values"] == {"metrics.loss": 0.5, "metrics.准确率 ✓": 0.75}
     d.runs.columns_input.value = ["metrics.loss"]  # picked by hand: kept as new metrics arrive
     run.log("f1", 0.6)
     run.flush()
+    time.sleep(0.6)
     d.refresh()
     assert list(d.runs.columns_input.value) == ["metrics.loss"]
     assert "metrics.f1" in d.runs.columns_input.allowed_tags
     run.log("final", 1.0)
     run.complete()
-    d.refresh()  # the run count is unchanged, but the run just finished: one last look
+    d.refresh()  # the run count is unchanged, and within the interval, but the run just ended: one last look
     assert "metrics.final" in d.runs.columns_input.allowed_tags
     looks.clear()
+    time.sleep(0.6)
     for _ in range(3):
         d.refresh()
     assert looks == []  # a finished experiment is not asked for its columns again

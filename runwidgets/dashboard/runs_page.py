@@ -14,7 +14,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..store.base import STATUSES, TERMINAL, RunRecord
+from ..store.base import STATUSES, TERMINAL, RunRecord, env_seconds
 from ..store.query import (
     ATTRIBUTE,
     CREATED,
@@ -37,7 +37,7 @@ PAGE = 50
 CHILD_PAGE = 25
 DEFAULT_METRICS = 4
 DEFAULT_PARAMS = 3
-COLUMNS_EVERY = 30.0  # seconds between looks for new metric names while runs only go on running
+COLUMNS_SECONDS = 30.0  # between looks for new metric names while runs go on ($RUNWIDGETS_DASHBOARD_COLUMNS_SECONDS)
 SHOWN_STATUSES = ["All", *(s for s in STATUSES if s != "NotStarted")]
 
 
@@ -64,11 +64,11 @@ class RunsPage:
         self._conditions: tuple = ()
         self._parents: dict[str, str] = {}
         self._experiment_names: list[str] = []
-        self._seen_total: int | None = None  # the page's run count when the columns were last read
-        self._columns_fresh = False  # just read with the experiment's choice: the first refresh need not
-        self._unfinished = False  # the last page showed a run that may still log new metrics
-        self._columns_read = 0.0  # monotonic time of the last look
-        self.columns_every = COLUMNS_EVERY
+        # when the column names were last read, the run count the page had (None: not yet known), and
+        # whether it showed a run that may still log new metrics
+        self._columns_read = 0.0
+        self._seen_total: int | None = None
+        self._unfinished = False
         self._loading = False  # setting an experiment's remembered choice is not a new choice to save
         self._filter_problem = self._search_problem = ""
         self.experiments = W.Select(
@@ -126,7 +126,7 @@ class RunsPage:
         """The experiment's remembered columns and sort, or the defaults."""
         exp = self.experiment
         self.columns = self.store.run_columns([exp]) if exp else RunColumns([], [])
-        self._columns_fresh, self._columns_read = True, time.monotonic()
+        self._columns_read, self._seen_total, self._unfinished = time.monotonic(), None, False
         choice = self.prefs.get(exp) or TableChoice(default_columns(self.columns))
         known = self._column_keys()
         self._loading = True
@@ -142,14 +142,14 @@ class RunsPage:
         page as a sweep started sees its metrics appear, with no reload. Finished experiments cost nothing."""
         unfinished = any(r.status not in TERMINAL for r in page.runs)
         now = time.monotonic()
+        every = env_seconds("RUNWIDGETS_DASHBOARD_COLUMNS_SECONDS", COLUMNS_SECONDS)  # MLflow's look reads 1,000 runs
         due = (
-            page.total != self._seen_total
+            (self._seen_total is not None and page.total != self._seen_total)
             or (self._unfinished and not unfinished)  # one look once the last run ended
-            or (unfinished and now - self._columns_read >= self.columns_every)  # MLflow's look reads 1,000 runs
+            or (unfinished and now - self._columns_read >= every)
         )
         self._seen_total, self._unfinished = page.total, unfinished
-        if self._columns_fresh or not due:
-            self._columns_fresh = False
+        if not due:
             return
         self._columns_read = now
         exp = self.experiment
